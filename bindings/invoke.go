@@ -1,0 +1,124 @@
+package bindings
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Call is one binding call as a plugin makes it: ev.reply, a JS binding
+// method, or the WASM host function all come down to a Call.
+type Call struct {
+	Plugin string         // the calling plugin; "" for the host itself
+	Vendor string         // "quntool"
+	Method string         // the endpoint's dotted Name: "msg.text"
+	Args   map[string]any // the vendor's own field names
+}
+
+// String names the call for logs and errors: "quntool.msg.text".
+func (c Call) String() string { return c.Vendor + "." + c.Method }
+
+// Invoker carries out Calls. The layers of the host (permissions, rate
+// limits, outbox, the registry's client) are Invokers wrapping each other.
+// Implementations are safe for concurrent use.
+type Invoker interface {
+	Invoke(ctx context.Context, c Call) (json.RawMessage, error)
+}
+
+// InvokerFunc adapts a function to Invoker.
+type InvokerFunc func(ctx context.Context, c Call) (json.RawMessage, error)
+
+// Invoke calls f.
+func (f InvokerFunc) Invoke(ctx context.Context, c Call) (json.RawMessage, error) { return f(ctx, c) }
+
+// Invoke makes the Registry the innermost Invoker: it looks the endpoint
+// up, checks the arguments against the descriptor, and hands the call to
+// the vendor's Client.
+func (r *Registry) Invoke(ctx context.Context, c Call) (json.RawMessage, error) {
+	ep, err := r.Lookup(c.Vendor, c.Method)
+	if err != nil {
+		return nil, err
+	}
+	if err := ep.Check(c.Args); err != nil {
+		return nil, err
+	}
+	v := r.vendors[c.Vendor]
+	if v.Client == nil {
+		return nil, fmt.Errorf("%w: %s has no client configured", ErrUnsupported, c.Vendor)
+	}
+	return v.Client.Do(ctx, ep, c.Args)
+}
+
+// Check validates args against the endpoint's parameters: every required
+// parameter present and not empty, every documented parameter of a
+// compatible JSON type. Undocumented extra fields pass through untouched.
+func (e *Endpoint) Check(args map[string]any) error {
+	for _, p := range e.Params {
+		v, ok := Arg(args, p.Name)
+		if !ok || v == nil {
+			if p.Required {
+				return &ArgumentError{Endpoint: e.Permission(), Param: p.Name, Reason: "is required"}
+			}
+			continue
+		}
+		if s, isStr := v.(string); isStr && p.Required && strings.TrimSpace(s) == "" && p.Type == String {
+			return &ArgumentError{Endpoint: e.Permission(), Param: p.Name, Reason: "must not be empty"}
+		}
+		if !typeOK(p.Type, v) {
+			return &ArgumentError{Endpoint: e.Permission(), Param: p.Name, Reason: fmt.Sprintf("must be %s, got %s", p.Type, jsonType(v))}
+		}
+	}
+	return nil
+}
+
+func typeOK(t Type, v any) bool {
+	switch t {
+	case String:
+		switch v.(type) {
+		case string, json.Number, float64, int64, int:
+			return true // vendors accept numeric ids either way
+		}
+		return false
+	case Int:
+		switch x := v.(type) {
+		case json.Number, float64, int64, int:
+			return true
+		case string:
+			_, err := json.Number(x).Int64()
+			return err == nil
+		}
+		return false
+	case Bool:
+		_, ok := v.(bool)
+		return ok
+	case Strings, Ints, Array:
+		switch v.(type) {
+		case []any, []string, []int64, []int:
+			return true
+		}
+		return false
+	case Object:
+		_, ok := v.(map[string]any)
+		return ok
+	}
+	return true
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case json.Number, float64, int64, int:
+		return "number"
+	case bool:
+		return "boolean"
+	case []any, []string, []int64, []int:
+		return "array"
+	case map[string]any:
+		return "object"
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%T", v)
+}
