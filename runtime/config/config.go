@@ -42,6 +42,7 @@ type Config struct {
 	PluginsDir     string                     `koanf:"plugins_dir"`
 	Log            Log                        `koanf:"log"`
 	Receiver       Receiver                   `koanf:"receiver"`
+	Admin          Admin                      `koanf:"admin"`
 	Vendors        Vendors                    `koanf:"vendors"`
 	PluginDefaults plugin.Settings            `koanf:"plugin_defaults"`
 	Plugins        map[string]plugin.Settings `koanf:"plugins"`
@@ -58,6 +59,14 @@ type Log struct {
 type Receiver struct {
 	// MaxBodyBytes bounds a callback body (default 1 MiB).
 	MaxBodyBytes int `koanf:"max_body_bytes"`
+}
+
+// Admin configures the admin API under /admin/.
+type Admin struct {
+	// Token, when set, lets non-loopback clients in with
+	// "Authorization: Bearer <token>". Without it the admin API answers
+	// loopback clients only.
+	Token string `koanf:"token"`
 }
 
 // Vendors holds the per-vendor connection settings.
