@@ -226,14 +226,30 @@ func TestGoldenCoversEveryCallbackType(t *testing.T) {
 	if len(types) != 24 {
 		t.Errorf("%d callback types mapped, the vendor documents 24", len(types))
 	}
-	for _, typ := range types {
-		if !covered[typ] {
-			t.Errorf("callback type %s has no golden file", typ)
+	sameSet(t, sortedKeys(covered), types, "callback type %s has no golden file", "golden file for %s, which is not in the mapping table")
+}
+
+// sameSet reports, with the given formats, each element of want that got
+// lacks and each element of got that want lacks.
+func sameSet(t *testing.T, got, want []string, missingFormat, extraFormat string) {
+	t.Helper()
+	in := func(list []string) map[string]bool {
+		m := make(map[string]bool, len(list))
+		for _, e := range list {
+			m[e] = true
 		}
-		delete(covered, typ)
+		return m
 	}
-	for typ := range covered {
-		t.Errorf("golden file for %s, which is not in the mapping table", typ)
+	g, w := in(got), in(want)
+	for _, e := range want {
+		if !g[e] {
+			t.Errorf(missingFormat, e)
+		}
+	}
+	for _, e := range got {
+		if !w[e] {
+			t.Errorf(extraFormat, e)
+		}
 	}
 }
 

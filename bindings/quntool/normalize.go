@@ -49,17 +49,17 @@ var callbackTypes = map[string]handler{
 
 	// Messages.
 	"text_msg":         {typ: event.TypeMessage, kind: event.KindText, fill: textMessage},
-	"image_msg":        {typ: event.TypeMessage, kind: event.KindImage, fill: imageMessage},
-	"video_msg":        {typ: event.TypeMessage, kind: event.KindVideo, fill: videoMessage},
-	"voice_msg":        {typ: event.TypeMessage, kind: event.KindVoice, fill: voiceMessage},
+	"image_msg":        {typ: event.TypeMessage, kind: event.KindImage, fill: mediaMessage("[image]", "imgWidth", "imgHeight")},
+	"video_msg":        {typ: event.TypeMessage, kind: event.KindVideo, fill: mediaMessage("[video]", "videoWidth", "videoHeight")},
+	"voice_msg":        {typ: event.TypeMessage, kind: event.KindVoice, fill: mediaMessage("[voice]", "", "")},
 	"file_msg":         {typ: event.TypeMessage, kind: event.KindFile, fill: fileMessage},
-	"location_msg":     {typ: event.TypeMessage, kind: event.KindLocation, fill: locationMessage},
-	"link_card_msg":    {typ: event.TypeMessage, kind: event.KindLink, fill: linkMessage},
+	"location_msg":     {typ: event.TypeMessage, kind: event.KindLocation, fill: cardMessage("location", "[location]", locationFields, "title", "address")},
+	"link_card_msg":    {typ: event.TypeMessage, kind: event.KindLink, fill: cardMessage("link", "[link]", linkFields, "title")},
 	"emoticon_msg":     {typ: event.TypeMessage, kind: event.KindEmoticon, fill: emoticonMessage},
-	"red_packet_msg":   {typ: event.TypeMessage, kind: event.KindRedPacket, fill: redPacketMessage},
+	"red_packet_msg":   {typ: event.TypeMessage, kind: event.KindRedPacket, fill: cardMessage("red_packet", "[red packet]", redPacketFields, "desc")},
 	"person_card_msg":  {typ: event.TypeMessage, kind: event.KindPersonCard, fill: personCardMessage, foreignCorp: true},
-	"mini_program_msg": {typ: event.TypeMessage, kind: event.KindMiniProgram, fill: miniProgramMessage},
-	"video_num_msg":    {typ: event.TypeMessage, kind: event.KindVideoNum, fill: videoNumMessage},
+	"mini_program_msg": {typ: event.TypeMessage, kind: event.KindMiniProgram, fill: cardMessage("mini_program", "[mini program]", miniProgramFields, "title")},
+	"video_num_msg":    {typ: event.TypeMessage, kind: event.KindVideoNum, fill: cardMessage("video_num", "[video_num]", videoNumFields, "nickname", "desc")},
 	// Grey system lines in a chat ("X has contact verification on...").
 	"chat_gray_msg": {typ: event.TypeMessage, kind: event.KindSystem, fill: grayMessage},
 
@@ -94,7 +94,6 @@ const (
 	QRFailed     = "failed"
 	QRRefused    = "refused"
 	QRNeedVerify = "need_verify"
-	QRExpired    = "expired"
 	// QRUnknown is the state of a status code outside the vendor's enum;
 	// data.status still carries the code.
 	QRUnknown = "unknown"
@@ -109,8 +108,8 @@ const (
 //	4 QRCODE_LOGIN_REFUSE     refused     10 QRCODE_REQUIRE_VERIFY   need_verify
 //	5 QRCODE_LOGIN_ING_WX     scanned
 //
-// The enum has no "expired" code: Quntool lets a QR code lapse after its
-// keep_sec without a callback.
+// The enum has no code for an expired QR code, so Quntool events never carry
+// the state "expired"; a QR code is valid for data.keep_sec seconds.
 var qrcodeStates = map[int64]string{
 	0: QRWaiting, 1: QRScanned, 2: QRConfirmed, 3: QRFailed, 4: QRRefused,
 	5: QRScanned, 6: QRConfirmed, 7: QRFailed, 8: QRRefused, 9: QRConfirmed,
@@ -257,42 +256,24 @@ func textMessage(c *callback, ev *event.Event) {
 	ev.Message.Text = str(c.data, "content")
 }
 
-func imageMessage(c *callback, ev *event.Event) {
-	ev.Message.Text = "[image]"
-	ev.Message.File = c.file()
-	putNum(ev.Data, "width", firstPresent(c.data, "imgWidth", "width"))
-	putNum(ev.Data, "height", firstPresent(c.data, "imgHeight", "height"))
-}
-
-func videoMessage(c *callback, ev *event.Event) {
-	ev.Message.Text = "[video]"
-	ev.Message.File = c.file()
-	putNum(ev.Data, "duration", c.data["duration"])
-	putNum(ev.Data, "width", firstPresent(c.data, "videoWidth", "width"))
-	putNum(ev.Data, "height", firstPresent(c.data, "videoHeight", "height"))
-}
-
-func voiceMessage(c *callback, ev *event.Event) {
-	ev.Message.Text = "[voice]"
-	ev.Message.File = c.file()
-	putNum(ev.Data, "duration", c.data["duration"])
+// mediaMessage fills an image, video or voice message: a file on the
+// Quntool host, described by tag, with the dimensions read from the named
+// fields (the original's, before the thumbnail's) and the duration.
+func mediaMessage(tag, widthKey, heightKey string) func(c *callback, ev *event.Event) {
+	return func(c *callback, ev *event.Event) {
+		ev.Message.Text = tag
+		ev.Message.File = c.file()
+		putNum(ev.Data, "duration", c.data["duration"])
+		if widthKey != "" {
+			putNum(ev.Data, "width", firstPresent(c.data, widthKey, "width"))
+			putNum(ev.Data, "height", firstPresent(c.data, heightKey, "height"))
+		}
+	}
 }
 
 func fileMessage(c *callback, ev *event.Event) {
 	ev.Message.File = c.file()
 	ev.Message.Text = describe("[file]", fileName(ev.Message.File))
-}
-
-func locationMessage(c *callback, ev *event.Event) {
-	d := c.data
-	loc := pick(d, "title", "address", "latitude", "longitude", "zoom")
-	ev.Data["location"] = loc
-	ev.Message.Text = describe("[location]", str(d, "title"), str(d, "address"))
-}
-
-func linkMessage(c *callback, ev *event.Event) {
-	ev.Data["link"] = pick(c.data, "title", "desc", "url", "image_url")
-	ev.Message.Text = describe("[link]", str(c.data, "title"))
 }
 
 func emoticonMessage(c *callback, ev *event.Event) {
@@ -304,11 +285,6 @@ func emoticonMessage(c *callback, ev *event.Event) {
 		ev.Message.File = &event.File{URL: u}
 	}
 	ev.Message.Text = "[emoticon]"
-}
-
-func redPacketMessage(c *callback, ev *event.Event) {
-	ev.Data["red_packet"] = pick(c.data, "desc", "money", "packet_id", "remark")
-	ev.Message.Text = describe("[red packet]", str(c.data, "desc"))
 }
 
 func personCardMessage(c *callback, ev *event.Event) {
@@ -323,23 +299,33 @@ func personCardMessage(c *callback, ev *event.Event) {
 	ev.Message.Text = describe("[person card]", str(d, "nickname"))
 }
 
+// cardMessage fills a message whose body is a card of fields: they are
+// copied to data[key], and the text is tag followed by the textFields.
+func cardMessage(key, tag string, fields []string, textFields ...string) func(c *callback, ev *event.Event) {
+	return func(c *callback, ev *event.Event) {
+		ev.Data[key] = pick(c.data, fields...)
+		parts := make([]string, len(textFields))
+		for i, f := range textFields {
+			parts[i] = str(c.data, f)
+		}
+		ev.Message.Text = describe(tag, parts...)
+	}
+}
+
+// Fields of the cards of location, link and red packet messages.
+var (
+	locationFields  = []string{"title", "address", "latitude", "longitude", "zoom"}
+	linkFields      = []string{"title", "desc", "url", "image_url"}
+	redPacketFields = []string{"desc", "money", "packet_id", "remark"}
+)
+
 // miniProgramFields are the fields of a mini program card, exactly the
 // parameters msg.miniProgram takes, so a card can be forwarded as it is.
 var miniProgramFields = []string{"username", "appid", "appname", "appicon", "title", "page_path", "cover_path"}
 
-func miniProgramMessage(c *callback, ev *event.Event) {
-	ev.Data["mini_program"] = pick(c.data, miniProgramFields...)
-	ev.Message.Text = describe("[mini program]", str(c.data, "title"))
-}
-
 // videoNumFields are the fields of a Channels (视频号) card, exactly the
 // parameters msg.videoNum takes.
 var videoNumFields = []string{"cover_url", "desc", "feed_type", "nickname", "thumb_url", "url", "extras", "avatar"}
-
-func videoNumMessage(c *callback, ev *event.Event) {
-	ev.Data["video_num"] = pick(c.data, videoNumFields...)
-	ev.Message.Text = describe("[video_num]", str(c.data, "nickname"), strings.TrimSpace(str(c.data, "desc")))
-}
 
 func grayMessage(c *callback, ev *event.Event) {
 	ev.Message.Text = str(c.data, "content")
@@ -551,11 +537,11 @@ func hasParty(ps []event.Party, id string) bool {
 }
 
 // describe is the short text of a non-text message: a tag and the parts
-// that are not empty.
+// that are not blank, trimmed.
 func describe(tag string, parts ...string) string {
 	out := tag
 	for _, p := range parts {
-		if p != "" {
+		if p = strings.TrimSpace(p); p != "" {
 			out += " " + p
 		}
 	}
