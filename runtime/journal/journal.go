@@ -317,7 +317,9 @@ func (j *Journal) Wait(ctx context.Context, after uint64) error {
 // Read returns up to max events with Seq >= from, in order. Events that
 // expired (Retention) are skipped, so sequence numbers may jump. Recent
 // events come from memory, older ones from Badger. from 0 reads from the
-// start. The events are shared: do not modify them.
+// start. The events are shared: do not modify them. Events read back from
+// Badger are decoded from their JSON, so their Data holds JSON types
+// (float64 numbers), whatever types the normalizer used.
 func (j *Journal) Read(from uint64, max int) ([]*event.Event, error) {
 	if max <= 0 {
 		return nil, fmt.Errorf("%w: read max %d, want > 0", ErrInvalidArgument, max)
