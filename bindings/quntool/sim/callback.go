@@ -93,7 +93,7 @@ func (s *Sim) PostCallback(ctx context.Context, typ, account string, data any) e
 	s.mu.Lock()
 	a := s.st.accounts[account]
 	var d *delivery
-	switch c := s.st.containers[account]; {
+	switch c := s.st.containers.get(account); {
 	case a != nil:
 		d = s.accountCallback(a, typ, data, "")
 	case c != nil:
@@ -169,7 +169,7 @@ func (s *Sim) incoming(in Incoming) (*delivery, error) {
 			return nil, fmt.Errorf("%w: %s is not a contact of %s", ErrUnknownContact, in.From, in.Account)
 		}
 	case strings.HasPrefix(conv, "R:"):
-		r := st.rooms[conv]
+		r := st.rooms.get(conv)
 		switch {
 		case r == nil:
 			return nil, fmt.Errorf("%w: %s", ErrUnknownRoom, conv)

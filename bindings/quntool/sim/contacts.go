@@ -111,7 +111,7 @@ func (s *Sim) contactJSON(a *account, c *contact, external bool) map[string]any 
 }
 
 func (s *Sim) contactList(r *request, inner bool) (any, error) {
-	a, err := s.knownAccount(r)
+	a, err := s.account(r, known)
 	if err != nil {
 		return nil, err
 	}
@@ -128,26 +128,8 @@ func (s *Sim) contactExternalList(r *request) (any, error) { return s.contactLis
 
 func (s *Sim) contactInnerList(r *request) (any, error) { return s.contactList(r, true) }
 
-// namedContact is the contact of a named by field; deleted ones count
-// when withDeleted.
-func namedContact(a *account, r *request, field string, withDeleted bool) (*contact, error) {
-	id, err := r.f.need(field)
-	if err != nil {
-		return nil, err
-	}
-	c := a.contacts[id]
-	if c == nil || (c.deleted && !withDeleted) {
-		return nil, fail(CodeNotFound, "%s is not a contact of %s", id, a.wxid)
-	}
-	return c, nil
-}
-
 func (s *Sim) contactExtendInfo(r *request) (any, error) {
-	a, err := s.knownAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	c, err := namedContact(a, r, "ContactId", true)
+	_, c, err := s.accountContact(r, known, "ContactId", true)
 	if err != nil {
 		return nil, err
 	}
@@ -162,11 +144,7 @@ func (s *Sim) contactExtendInfo(r *request) (any, error) {
 
 // editContact changes a contact of an online account.
 func (s *Sim) editContact(r *request, edit func(c *contact) error) (any, error) {
-	a, err := s.onlineAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	c, err := namedContact(a, r, "contactId", false)
+	_, c, err := s.accountContact(r, online, "contactId", false)
 	if err != nil {
 		return nil, err
 	}
@@ -200,11 +178,7 @@ func (s *Sim) contactPhone(r *request) (any, error) {
 
 // contactRemove deletes a friend: the contact stays listed with is_delete.
 func (s *Sim) contactRemove(r *request) (any, error) {
-	a, err := s.onlineAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	c, err := namedContact(a, r, "ContactUserId", true)
+	a, c, err := s.accountContact(r, online, "ContactUserId", true)
 	if err != nil {
 		return nil, err
 	}
@@ -319,7 +293,7 @@ func maskName(name string) string {
 
 // contactSearch finds a person by mobile number.
 func (s *Sim) contactSearch(r *request) (any, error) {
-	if _, err := s.onlineAccount(r); err != nil {
+	if _, err := s.account(r, online); err != nil {
 		return nil, err
 	}
 	keyword, err := r.f.need("keyword")
@@ -341,11 +315,7 @@ func (s *Sim) contactSearch(r *request) (any, error) {
 // contactSearchAdd sends a friend request to a searched person; the
 // simulated person accepts at once (notify_type_contact_add).
 func (s *Sim) contactSearchAdd(r *request) (any, error) {
-	a, err := s.onlineAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	id, err := r.f.need("contactUserId")
+	a, id, err := s.accountField(r, online, "contactUserId")
 	if err != nil {
 		return nil, err
 	}
@@ -398,11 +368,7 @@ func byExternalID(a *account, ext string, saved bool) *contact {
 // toExternalUserID converts a contact's user id to its external id, asking
 // WeCom (the account must be online).
 func (s *Sim) toExternalUserID(r *request) (any, error) {
-	a, err := s.onlineAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	c, err := namedContact(a, r, "ContactUserId", false)
+	a, c, err := s.accountContact(r, online, "ContactUserId", false)
 	if err != nil {
 		return nil, err
 	}
@@ -412,11 +378,7 @@ func (s *Sim) toExternalUserID(r *request) (any, error) {
 
 // toExternalUserIDFromDb answers the stored external id, "" when none.
 func (s *Sim) toExternalUserIDFromDB(r *request) (any, error) {
-	a, err := s.knownAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	id, err := r.f.need("ContactUserId")
+	a, id, err := s.accountField(r, known, "ContactUserId")
 	if err != nil {
 		return nil, err
 	}
@@ -428,11 +390,7 @@ func (s *Sim) toExternalUserIDFromDB(r *request) (any, error) {
 }
 
 func (s *Sim) toContactUserID(r *request) (any, error) {
-	a, err := s.onlineAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	ext, err := r.f.need("ExternalUserId")
+	a, ext, err := s.accountField(r, online, "ExternalUserId")
 	if err != nil {
 		return nil, err
 	}
@@ -445,11 +403,7 @@ func (s *Sim) toContactUserID(r *request) (any, error) {
 }
 
 func (s *Sim) toContactUserIDFromDB(r *request) (any, error) {
-	a, err := s.knownAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	ext, err := r.f.need("ExternalUserId")
+	a, ext, err := s.accountField(r, known, "ExternalUserId")
 	if err != nil {
 		return nil, err
 	}
@@ -461,18 +415,14 @@ func (s *Sim) toContactUserIDFromDB(r *request) (any, error) {
 }
 
 func (s *Sim) toExternalRoomID(r *request) (any, error) {
-	a, err := s.onlineAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	id, err := r.f.need("RoomId")
+	a, id, err := s.accountField(r, online, "RoomId")
 	if err != nil {
 		return nil, err
 	}
 	if !strings.HasPrefix(id, "R:") {
 		id = "R:" + id
 	}
-	rm := s.st.rooms[id]
+	rm := s.st.rooms.get(id)
 	if rm == nil || rm.member(a.wxid) == nil {
 		return nil, fail(CodeNotFound, "RoomId %s is not a group %s is in", id, a.wxid)
 	}
@@ -480,17 +430,13 @@ func (s *Sim) toExternalRoomID(r *request) (any, error) {
 }
 
 func (s *Sim) toRoomID(r *request) (any, error) {
-	a, err := s.onlineAccount(r)
+	a, ext, err := s.accountField(r, online, "ExternalRoomId")
 	if err != nil {
 		return nil, err
 	}
-	ext, err := r.f.need("ExternalRoomId")
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range s.st.roomOrder {
-		if rm := s.st.rooms[id]; rm.member(a.wxid) != nil && externalRoomID(a.corp, id) == ext {
-			return map[string]any{"RoomId": id}, nil
+	for rm := range s.st.rooms.all() {
+		if rm.member(a.wxid) != nil && externalRoomID(a.corp, rm.id) == ext {
+			return map[string]any{"RoomId": rm.id}, nil
 		}
 	}
 	return nil, fail(CodeNotFound, "ExternalRoomId %s is not a group %s is in", ext, a.wxid)
@@ -498,7 +444,7 @@ func (s *Sim) toRoomID(r *request) (any, error) {
 
 // contactRelation looks a contact up by its user id or its external id.
 func (s *Sim) contactRelation(r *request) (any, error) {
-	a, err := s.knownAccount(r)
+	a, err := s.account(r, known)
 	if err != nil {
 		return nil, err
 	}
@@ -522,11 +468,7 @@ func (s *Sim) contactRelation(r *request) (any, error) {
 }
 
 func (s *Sim) contactRelationSync(r *request) (any, error) {
-	a, err := s.onlineAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	c, err := namedContact(a, r, "ContactUserId", false)
+	a, c, err := s.accountContact(r, online, "ContactUserId", false)
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ func (s *Sim) Seed(a Account) (Account, error) {
 	if a.Hostname == "" {
 		a.Hostname = randomHex(12)
 	}
-	if st.containers[a.Hostname] != nil {
+	if st.containers.get(a.Hostname) != nil {
 		return a, fmt.Errorf("seed account %s: %w: container %s", a.WxID, ErrExists, a.Hostname)
 	}
 	if a.UserID == "" {
@@ -47,7 +47,7 @@ func (s *Sim) Seed(a Account) (Account, error) {
 	now := s.now()
 	c := &container{hostname: a.Hostname, userID: a.UserID, created: now, pid: randomInt(1000, 60000),
 		deviceID: randomHex(16)}
-	st.addContainer(c)
+	st.containers.put(c.hostname, c)
 	acct := s.login(c, a, now)
 	return acct.public(), nil
 }
@@ -59,7 +59,7 @@ func (s *Sim) login(c *container, a Account, now time.Time) *account {
 	if a.UserID == "" {
 		a.UserID = c.userID
 	}
-	if st.users[a.UserID] == nil {
+	if st.users.get(a.UserID) == nil {
 		st.addUser(a.UserID, a.UserID, now, false)
 	}
 	acct := st.accounts[a.WxID]
@@ -110,29 +110,68 @@ func (a *account) public() Account {
 		Avatar: a.avatar, Mobile: a.mobile, AcctID: a.acctID, CorpName: a.corpName}
 }
 
-// knownAccount is the account named by the wxId field, online or not.
-func (s *Sim) knownAccount(r *request) (*account, error) {
+// access is what a request needs of its account: requests that read the
+// vendor's database work for any known account; requests that act through
+// WeCom need it online.
+type access bool
+
+const (
+	known  access = false
+	online access = true
+)
+
+// account is the account named by the wxId field.
+func (s *Sim) account(r *request, need access) (*account, error) {
 	id, err := r.f.need("wxId")
 	if err != nil {
 		return nil, err
 	}
 	a := s.st.accounts[id]
-	if a == nil {
+	switch {
+	case a == nil:
 		return nil, fail(CodeNotFound, "wxId %s is not a WeCom account of this server", id)
+	case need == online && !s.st.online(a):
+		return nil, fail(CodeOffline, "WeCom account %s is not online", a.wxid)
 	}
 	return a, nil
 }
 
-// onlineAccount is the account named by the wxId field; it must be online.
-func (s *Sim) onlineAccount(r *request) (*account, error) {
-	a, err := s.knownAccount(r)
+// accountField is the account and the required text field.
+func (s *Sim) accountField(r *request, need access, field string) (*account, string, error) {
+	a, err := s.account(r, need)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	if !s.st.online(a) {
-		return nil, fail(CodeOffline, "WeCom account %s is not online", a.wxid)
+	v, err := r.f.need(field)
+	return a, v, err
+}
+
+// accountContact is the account and its contact named by field; deleted
+// contacts count when withDeleted.
+func (s *Sim) accountContact(r *request, need access, field string, withDeleted bool) (*account, *contact, error) {
+	a, id, err := s.accountField(r, need, field)
+	if err != nil {
+		return nil, nil, err
 	}
-	return a, nil
+	c := a.contacts[id]
+	if c == nil || (c.deleted && !withDeleted) {
+		return nil, nil, fail(CodeNotFound, "%s is not a contact of %s", id, a.wxid)
+	}
+	return a, c, nil
+}
+
+// accountRoom is the account and the group named by conversationId that
+// it is in.
+func (s *Sim) accountRoom(r *request, need access) (*account, *room, error) {
+	a, id, err := s.accountField(r, need, "conversationId")
+	if err != nil {
+		return nil, nil, err
+	}
+	rm := s.st.rooms.get(id)
+	if rm == nil || rm.member(a.wxid) == nil {
+		return nil, nil, fail(CodeInvalidConversation, "conversationId %s is not a group %s is in", id, a.wxid)
+	}
+	return a, rm, nil
 }
 
 // containerCreate starts a login: a new container showing a QR code.
@@ -141,7 +180,7 @@ func (s *Sim) containerCreate(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.st.users[userID] == nil {
+	if s.st.users.get(userID) == nil {
 		return nil, fail(CodeNotFound, "userId %s is not a Quntool user (see /inner/user/list)", userID)
 	}
 	c := &container{hostname: randomHex(12), userID: userID, status: StatusLoggingIn, created: r.now,
@@ -149,7 +188,7 @@ func (s *Sim) containerCreate(r *request) (any, error) {
 	if err := s.issueQR(c, r.now); err != nil {
 		return nil, err
 	}
-	s.st.addContainer(c)
+	s.st.containers.put(c.hostname, c)
 	s.log.Info("container created", "hostname", c.hostname, "user", userID)
 	s.qrStatus(c, QRNever, nil)
 	return map[string]any{
@@ -249,7 +288,7 @@ func (s *Sim) userOffline(a *account) *delivery {
 func (s *Sim) completeLogin(c *container, who Account, now time.Time) []*delivery {
 	var out []*delivery
 	if old := s.st.accounts[who.WxID]; old != nil && old.host != c.hostname && s.st.online(old) {
-		if prev := s.st.containers[old.host]; prev != nil {
+		if prev := s.st.containers.get(old.host); prev != nil {
 			prev.status = StatusOffline
 			out = append(out, s.userOffline(old))
 		}
@@ -327,7 +366,7 @@ func (s *Sim) ScanQR(ctx context.Context, hostname string, scan Scan) (Login, er
 		return Login{}, fmt.Errorf("scan qr code: %w: Verify and Refuse exclude each other", ErrInvalid)
 	}
 	s.mu.Lock()
-	c := s.st.containers[hostname]
+	c := s.st.containers.get(hostname)
 	if c == nil {
 		s.mu.Unlock()
 		return Login{}, fmt.Errorf("scan qr code: %w: %s", ErrUnknownContainer, hostname)
@@ -393,7 +432,7 @@ func (s *Sim) containerVerify(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := s.st.containers[hostname]
+	c := s.st.containers.get(hostname)
 	if c == nil {
 		return nil, fail(CodeNotFound, "hostname %s is not a container of this server", hostname)
 	}
@@ -430,7 +469,7 @@ func (s *Sim) hostnames(r *request) ([]*container, error) {
 	var out []*container
 	var unknown []string
 	for _, h := range names {
-		c := s.st.containers[h]
+		c := s.st.containers.get(h)
 		if c == nil {
 			unknown = append(unknown, h)
 			continue
@@ -464,31 +503,33 @@ func (s *Sim) containerStop(r *request) (any, error) {
 
 // containerStart brings offline accounts back online (user_login).
 func (s *Sim) containerStart(r *request) (any, error) {
-	cs, err := s.hostnames(r)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range cs {
-		if err := startable(c); err != nil {
-			return nil, err
-		}
-	}
+	cs, err := s.startable(r)
 	for _, c := range cs {
 		if c.status == StatusOffline {
 			s.bringOnline(c)
 		}
 	}
-	return nil, nil
+	return nil, err
 }
 
-func startable(c *container) error {
-	switch c.status {
-	case StatusOnline, StatusOffline:
-		return nil
-	case StatusLoggedOut:
-		return fail(CodeFailed, "container %s is logged out; log in again with /container/create", c.hostname)
+// startable reads the hostname list of start and restart: every
+// container must have logged in and not be logged out, or none is
+// answered.
+func (s *Sim) startable(r *request) ([]*container, error) {
+	cs, err := s.hostnames(r)
+	if err != nil {
+		return nil, err
 	}
-	return fail(CodeFailed, "container %s has not logged in yet (status %d); scan its QR code", c.hostname, c.status)
+	for _, c := range cs {
+		switch c.status {
+		case StatusOnline, StatusOffline:
+		case StatusLoggedOut:
+			return nil, fail(CodeFailed, "container %s is logged out; log in again with /container/create", c.hostname)
+		default:
+			return nil, fail(CodeFailed, "container %s has not logged in yet (status %d); scan its QR code", c.hostname, c.status)
+		}
+	}
+	return cs, nil
 }
 
 // bringOnline puts an offline container's account online again; if the
@@ -496,7 +537,7 @@ func startable(c *container) error {
 func (s *Sim) bringOnline(c *container) {
 	a := s.st.accounts[c.wxid]
 	if a.host != c.hostname && s.st.online(a) {
-		s.st.containers[a.host].status = StatusOffline
+		s.st.containers.get(a.host).status = StatusOffline
 		s.userOffline(a)
 	}
 	a.host = c.hostname
@@ -515,7 +556,7 @@ func (s *Sim) containerRemove(r *request) (any, error) {
 	}
 	for _, c := range cs {
 		if c.wxid == "" {
-			s.st.dropContainer(c.hostname)
+			s.st.containers.drop(c.hostname)
 			continue
 		}
 		if c.status == StatusOnline {
@@ -531,15 +572,7 @@ func (s *Sim) containerRemove(r *request) (any, error) {
 // containerRestart restarts accounts' clients: an online one goes offline
 // and logs in again, an offline one comes online.
 func (s *Sim) containerRestart(r *request) (any, error) {
-	cs, err := s.hostnames(r)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range cs {
-		if err := startable(c); err != nil {
-			return nil, err
-		}
-	}
+	cs, err := s.startable(r)
 	for _, c := range cs {
 		if c.status == StatusOnline {
 			c.status = StatusOffline
@@ -548,14 +581,13 @@ func (s *Sim) containerRestart(r *request) (any, error) {
 		c.pid = randomInt(1000, 60000)
 		s.bringOnline(c)
 	}
-	return nil, nil
+	return nil, err
 }
 
 // containerMemory lists the online accounts' memory use (KB).
 func (s *Sim) containerMemory(r *request) (any, error) {
 	out := []map[string]any{}
-	for _, h := range s.st.hostOrder {
-		c := s.st.containers[h]
+	for c := range s.st.containers.all() {
 		if c.status != StatusOnline {
 			continue
 		}
@@ -584,8 +616,7 @@ func (s *Sim) accountList(r *request) (any, error) {
 	}
 	userID := strings.TrimSpace(r.f.str("userId"))
 	out := []map[string]any{}
-	for _, h := range s.st.hostOrder {
-		c := s.st.containers[h]
+	for c := range s.st.containers.all() {
 		switch {
 		case onlineOnly && c.status != StatusOnline,
 			userID != "" && c.userID != userID,
@@ -619,9 +650,8 @@ func (s *Sim) accountList(r *request) (any, error) {
 
 // userList is /inner/user/list: the Quntool users.
 func (s *Sim) userList(*request) (any, error) {
-	out := make([]map[string]any, 0, len(s.st.userOrder))
-	for _, id := range s.st.userOrder {
-		u := s.st.users[id]
+	out := make([]map[string]any, 0, s.st.users.len())
+	for u := range s.st.users.all() {
 		var phone any
 		if u.phone != "" {
 			phone = u.phone

@@ -159,6 +159,26 @@ func externalContact(t *testing.T, w *world, id string) map[string]any {
 var contactKeys = []string{"avatar", "conversation_id", "corp_id", "nickname", "position", "realname", "remark",
 	"sex", "user_id", "username"}
 
+// containerCase calls path for acctA's container (stopped first when
+// stopFirst): the account ends in status want, and the callbacks arrive.
+func containerCase(path string, stopFirst bool, want float64, callbacks ...string) endpointCase {
+	return endpointCase{name: path, method: http.MethodPost, path: path,
+		args: func(w *world) any {
+			if stopFirst {
+				w.ok(http.MethodPost, "/container/stop", map[string]any{"hostname": []string{w.hostA}})
+			}
+			return map[string]any{"hostname": []string{w.hostA}}
+		},
+		check: func(t *testing.T, w *world, data json.RawMessage) {
+			if st := accountStatus(t, w); st != want {
+				t.Errorf("status %v, want %v", st, want)
+			}
+			for _, typ := range callbacks {
+				w.rx.waitFor(t, testCtx(t), typ, 1)
+			}
+		}}
+}
+
 // sendCase is a send endpoint's case: it answers a msgId, records a send of
 // kind with content, and posts the sent callback of type callback.
 func sendCase(path, kind, callback, content string, args map[string]any) endpointCase {
@@ -222,41 +242,10 @@ func TestEndpointShapes(t *testing.T) {
 					t.Errorf("qrcode_status_msg %v", cb)
 				}
 			}},
-		{name: "stop", method: http.MethodPost, path: "/container/stop",
-			args: func(w *world) any { return map[string]any{"hostname": []string{w.hostA}} },
-			check: func(t *testing.T, w *world, data json.RawMessage) {
-				if st := accountStatus(t, w); st != StatusOffline {
-					t.Errorf("status %v, want offline", st)
-				}
-				w.rx.waitFor(t, testCtx(t), "user_offline", 1)
-			}},
-		{name: "start", method: http.MethodPost, path: "/container/start",
-			args: func(w *world) any {
-				w.ok(http.MethodPost, "/container/stop", map[string]any{"hostname": []string{w.hostA}})
-				return map[string]any{"hostname": []string{w.hostA}}
-			},
-			check: func(t *testing.T, w *world, data json.RawMessage) {
-				if st := accountStatus(t, w); st != StatusOnline {
-					t.Errorf("status %v, want online", st)
-				}
-				w.rx.waitFor(t, testCtx(t), "user_login", 1)
-			}},
-		{name: "remove", method: http.MethodPost, path: "/container/remove",
-			args: func(w *world) any { return map[string]any{"hostname": []string{w.hostA}} },
-			check: func(t *testing.T, w *world, data json.RawMessage) {
-				if st := accountStatus(t, w); st != StatusLoggedOut {
-					t.Errorf("status %v, want logged out", st)
-				}
-			}},
-		{name: "restart", method: http.MethodPost, path: "/container/restart",
-			args: func(w *world) any { return map[string]any{"hostname": []string{w.hostA}} },
-			check: func(t *testing.T, w *world, data json.RawMessage) {
-				if st := accountStatus(t, w); st != StatusOnline {
-					t.Errorf("status %v, want online", st)
-				}
-				w.rx.waitFor(t, testCtx(t), "user_offline", 1)
-				w.rx.waitFor(t, testCtx(t), "user_login", 1)
-			}},
+		containerCase("/container/stop", false, StatusOffline, "user_offline"),
+		containerCase("/container/start", true, StatusOnline, "user_login"),
+		containerCase("/container/remove", false, StatusLoggedOut, "user_offline"),
+		containerCase("/container/restart", false, StatusOnline, "user_offline", "user_login"),
 		{name: "memory", method: http.MethodGet, path: "/container/memory", args: fixed(nil),
 			check: func(t *testing.T, w *world, data json.RawMessage) {
 				l := list(t, data)
@@ -514,7 +503,9 @@ func TestEndpointShapes(t *testing.T) {
 					"unionid", "user_id", "username")
 			}},
 		{name: "add members", method: http.MethodPost, path: "/group/member",
-			args: func(w *world) any { return map[string]any{"wxId": acctA, "conversationId": w.room, "memberWxIds": acctB} },
+			args: func(w *world) any {
+				return map[string]any{"wxId": acctA, "conversationId": w.room, "memberWxIds": acctB}
+			},
 			check: func(t *testing.T, w *world, data json.RawMessage) {
 				if rm, _ := w.sim.Room(w.room); !slices.Contains(rm.Members, acctB) {
 					t.Errorf("members %v lack %s", rm.Members, acctB)
@@ -523,7 +514,9 @@ func TestEndpointShapes(t *testing.T) {
 				w.rx.waitFor(t, testCtx(t), "notify_type_room_add_member", 2)
 			}},
 		{name: "remove members", method: http.MethodDelete, path: "/group/member",
-			args: func(w *world) any { return map[string]any{"wxId": acctA, "conversationId": w.room, "memberWxIds": customer2} },
+			args: func(w *world) any {
+				return map[string]any{"wxId": acctA, "conversationId": w.room, "memberWxIds": customer2}
+			},
 			check: func(t *testing.T, w *world, data json.RawMessage) {
 				if rm, _ := w.sim.Room(w.room); slices.Contains(rm.Members, customer2) {
 					t.Errorf("members %v still have %s", rm.Members, customer2)
@@ -542,7 +535,9 @@ func TestEndpointShapes(t *testing.T) {
 				}
 			}},
 		{name: "notice", method: http.MethodPost, path: "/group/notice",
-			args: func(w *world) any { return map[string]any{"ConversationId": w.room, "Content": "这是群公告", "Wxid": acctA} },
+			args: func(w *world) any {
+				return map[string]any{"ConversationId": w.room, "Content": "这是群公告", "Wxid": acctA}
+			},
 			check: func(t *testing.T, w *world, data json.RawMessage) {
 				if rm, _ := w.sim.Room(w.room); rm.Notice != "这是群公告" {
 					t.Errorf("notice %q", rm.Notice)
@@ -558,7 +553,9 @@ func TestEndpointShapes(t *testing.T) {
 					"sortOrder", "business", "createTime")
 			}},
 		{name: "set labels", method: http.MethodPost, path: "/label/contact/setlabel",
-			args: func(w *world) any { return map[string]any{"wxId": acctA, "contactUserId": customer2, "labelIds": []string{w.label}} },
+			args: func(w *world) any {
+				return map[string]any{"wxId": acctA, "contactUserId": customer2, "labelIds": []string{w.label}}
+			},
 			check: func(t *testing.T, w *world, data json.RawMessage) {
 				l := list(t, w.ok(http.MethodGet, "/label/contact/labels", map[string]any{"wxId": acctA, "contactUserId": customer2}))
 				if len(l) != 1 || l[0]["label_id"] != w.label {

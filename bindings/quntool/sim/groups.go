@@ -25,7 +25,7 @@ func (s *Sim) AddRoom(r Room) (Room, error) {
 	if r.ID == "" {
 		r.ID = "R:" + randomDigits("108", 14)
 	}
-	if s.st.rooms[r.ID] != nil {
+	if s.st.rooms.get(r.ID) != nil {
 		return r, fmt.Errorf("add room: %w: %s", ErrExists, r.ID)
 	}
 	now := s.now()
@@ -42,7 +42,7 @@ func (s *Sim) AddRoom(r Room) (Room, error) {
 		}
 		rm.admins[id] = true
 	}
-	s.st.addRoom(rm)
+	s.st.rooms.put(rm.id, rm)
 	return rm.public(), nil
 }
 
@@ -60,7 +60,7 @@ func (rm *room) public() Room {
 func (s *Sim) Room(id string) (Room, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rm := s.st.rooms[id]
+	rm := s.st.rooms.get(id)
 	if rm == nil {
 		return Room{}, false
 	}
@@ -104,7 +104,7 @@ func (s *Sim) memberList(ids []string) []map[string]any {
 // and the user if it is an account, gets notify_type_room_member_quit.
 func (s *Sim) QuitRoom(ctx context.Context, roomID, user string) error {
 	s.mu.Lock()
-	rm := s.st.rooms[roomID]
+	rm := s.st.rooms.get(roomID)
 	switch {
 	case rm == nil:
 		s.mu.Unlock()
@@ -123,7 +123,7 @@ func (s *Sim) QuitRoom(ctx context.Context, roomID, user string) error {
 		"op_user_id": user, "op_user_name": s.st.name(user), "room_conversation_id": rm.id, "room_name": s.displayName(rm),
 	})
 	if len(rm.members) == 0 {
-		s.st.dropRoom(rm.id)
+		s.st.rooms.drop(rm.id)
 	}
 	s.mu.Unlock()
 	if err := s.cb.wait(ctx, ds...); err != nil {
@@ -136,12 +136,12 @@ func (s *Sim) QuitRoom(ctx context.Context, roomID, user string) error {
 // that was in it gets the gray notice WeCom shows (chat_gray_msg).
 func (s *Sim) DisbandRoom(ctx context.Context, roomID string) error {
 	s.mu.Lock()
-	rm := s.st.rooms[roomID]
+	rm := s.st.rooms.get(roomID)
 	if rm == nil {
 		s.mu.Unlock()
 		return fmt.Errorf("disband room: %w: %s", ErrUnknownRoom, roomID)
 	}
-	s.st.dropRoom(roomID)
+	s.st.rooms.drop(roomID)
 	now := s.now()
 	var ds []*delivery
 	for _, id := range rm.memberIDs() {
@@ -169,19 +169,6 @@ func (s *Sim) DisbandRoom(ctx context.Context, roomID string) error {
 	return nil
 }
 
-// memberRoom is the group named by field conversationId that a is in.
-func (s *Sim) memberRoom(a *account, r *request) (*room, error) {
-	id, err := r.f.need("conversationId")
-	if err != nil {
-		return nil, err
-	}
-	rm := s.st.rooms[id]
-	if rm == nil || rm.member(a.wxid) == nil {
-		return nil, fail(CodeInvalidConversation, "conversationId %s is not a group %s is in", id, a.wxid)
-	}
-	return rm, nil
-}
-
 // newMembers reads memberWxIds: a's contacts who are not the account.
 func (s *Sim) newMembers(a *account, r *request, field string) ([]string, error) {
 	ids, err := r.f.needList(field)
@@ -206,7 +193,7 @@ func (s *Sim) newMembers(a *account, r *request, field string) ([]string, error)
 
 // groupCreate creates a group of the account and at least two contacts.
 func (s *Sim) groupCreate(r *request) (any, error) {
-	a, err := s.onlineAccount(r)
+	a, err := s.account(r, online)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +211,7 @@ func (s *Sim) groupCreate(r *request) (any, error) {
 		rm.members = append(rm.members, &member{id: id, inviter: a.wxid, joined: r.now, scene: 1})
 		added = append(added, map[string]any{"success_add_vidlist": id})
 	}
-	s.st.addRoom(rm)
+	s.st.rooms.put(rm.id, rm)
 	s.log.Info("group created", "account", a.wxid, "room", rm.id, "members", len(rm.members))
 	s.roomCallback(rm.memberIDs(), "notify_type_room_create", map[string]any{
 		"member_list": s.memberList(ids), "op_user_id": a.wxid, "op_user_name": a.nickname,
@@ -249,13 +236,12 @@ func (s *Sim) groupCreate(r *request) (any, error) {
 
 // groupList lists the groups the account is in.
 func (s *Sim) groupList(r *request) (any, error) {
-	a, err := s.knownAccount(r)
+	a, err := s.account(r, known)
 	if err != nil {
 		return nil, err
 	}
 	out := []map[string]any{}
-	for _, id := range s.st.roomOrder {
-		rm := s.st.rooms[id]
+	for rm := range s.st.rooms.all() {
 		if rm.member(a.wxid) == nil {
 			continue
 		}
@@ -282,11 +268,7 @@ func boolInt(b bool) int {
 }
 
 func (s *Sim) groupRename(r *request) (any, error) {
-	a, err := s.onlineAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	rm, err := s.memberRoom(a, r)
+	a, rm, err := s.accountRoom(r, online)
 	if err != nil {
 		return nil, err
 	}
@@ -302,11 +284,7 @@ func (s *Sim) groupRename(r *request) (any, error) {
 }
 
 func (s *Sim) groupMemberList(r *request) (any, error) {
-	a, err := s.knownAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	rm, err := s.memberRoom(a, r)
+	a, rm, err := s.accountRoom(r, known)
 	if err != nil {
 		return nil, err
 	}
@@ -338,11 +316,7 @@ func (s *Sim) groupMemberList(r *request) (any, error) {
 // (everyone in the account's company) quietly keeps out people from
 // outside the company while answering success.
 func (s *Sim) groupMemberAdd(r *request) (any, error) {
-	a, err := s.onlineAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	rm, err := s.memberRoom(a, r)
+	a, rm, err := s.accountRoom(r, online)
 	if err != nil {
 		return nil, err
 	}
@@ -378,11 +352,7 @@ func (s *Sim) memberChange(rm *room, a *account, ids []string) map[string]any {
 // groupMemberRemove removes members. Like the vendor, only the owner or an
 // admin really removes anyone; others are answered success all the same.
 func (s *Sim) groupMemberRemove(r *request) (any, error) {
-	a, err := s.onlineAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	rm, err := s.memberRoom(a, r)
+	a, rm, err := s.accountRoom(r, online)
 	if err != nil {
 		return nil, err
 	}
@@ -415,11 +385,7 @@ func (s *Sim) groupMemberRemove(r *request) (any, error) {
 // groupMemberContact sends a friend request to a member; the simulated
 // member accepts at once (notify_type_contact_add).
 func (s *Sim) groupMemberContact(r *request) (any, error) {
-	a, err := s.onlineAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	rm, err := s.memberRoom(a, r)
+	a, rm, err := s.accountRoom(r, online)
 	if err != nil {
 		return nil, err
 	}
@@ -441,11 +407,7 @@ func (s *Sim) groupMemberContact(r *request) (any, error) {
 // groupNotice posts a notice. Only the owner's or an admin's notice is
 // kept; the answer is success either way, as the vendor's is.
 func (s *Sim) groupNotice(r *request) (any, error) {
-	a, err := s.onlineAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	rm, err := s.memberRoom(a, r)
+	a, rm, err := s.accountRoom(r, online)
 	if err != nil {
 		return nil, err
 	}

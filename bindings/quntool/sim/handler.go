@@ -273,20 +273,7 @@ func readFields(r *http.Request) (fields, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return f, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fail(CodeBadRequest, "the body is not valid JSON: %v", err)
-	}
-	if dec.More() {
-		return nil, fail(CodeBadRequest, "the body has data after its JSON object")
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, fail(CodeBadRequest, "the body must be a JSON object")
-	}
-	body, err := foldObject(obj)
+	body, err := decodeFields(raw, "the body")
 	if err != nil {
 		return nil, err
 	}
@@ -294,6 +281,25 @@ func readFields(r *http.Request) (fields, error) {
 		f[k] = v
 	}
 	return f, nil
+}
+
+// decodeFields decodes one JSON object (numbers as json.Number) into
+// fields; what names what raw is, for the error.
+func decodeFields(raw []byte, what string) (fields, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fail(CodeBadRequest, "%s is not valid JSON: %v", what, err)
+	}
+	if dec.More() {
+		return nil, fail(CodeBadRequest, "%s has data after its JSON object", what)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, fail(CodeBadRequest, "%s must be a JSON object", what)
+	}
+	return foldObject(obj)
 }
 
 // foldObject lower-cases the names of obj and of the objects inside it. A
@@ -356,14 +362,17 @@ func text(v any) string {
 
 // need reads a required text field; blank is missing.
 func (f fields) need(name string) (string, error) {
-	v := strings.TrimSpace(f.str(name))
-	if v == "" {
-		if x, ok := f[strings.ToLower(name)]; ok && x != nil && text(x) == "" {
-			return "", fail(CodeBadRequest, "%s must be a string", name)
-		}
+	v := f[strings.ToLower(name)]
+	switch v.(type) {
+	case nil, string, json.Number, bool, []string:
+	default:
+		return "", fail(CodeBadRequest, "%s must be a string", name)
+	}
+	s := strings.TrimSpace(text(v))
+	if s == "" {
 		return "", fail(CodeBadRequest, "%s is required", name)
 	}
-	return v, nil
+	return s, nil
 }
 
 // list reads a list of ids: a JSON array, or text with the ids separated

@@ -48,7 +48,7 @@ func (s *Sim) labelByID(corp, id string) *label {
 
 // labelAll lists the company's label group and labels.
 func (s *Sim) labelAll(r *request) (any, error) {
-	a, err := s.knownAccount(r)
+	a, err := s.account(r, known)
 	if err != nil {
 		return nil, err
 	}
@@ -75,11 +75,7 @@ func (s *Sim) labelAll(r *request) (any, error) {
 
 // labelSet replaces a contact's labels; an empty list clears them.
 func (s *Sim) labelSet(r *request) (any, error) {
-	a, err := s.onlineAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	c, err := namedContact(a, r, "contactUserId", false)
+	a, c, err := s.accountContact(r, online, "contactUserId", false)
 	if err != nil {
 		return nil, err
 	}
@@ -105,11 +101,7 @@ func (s *Sim) labelSet(r *request) (any, error) {
 
 // labelOfContact lists a contact's labels.
 func (s *Sim) labelOfContact(r *request) (any, error) {
-	a, err := s.knownAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	c, err := namedContact(a, r, "contactUserId", true)
+	a, c, err := s.accountContact(r, known, "contactUserId", true)
 	if err != nil {
 		return nil, err
 	}
@@ -184,11 +176,7 @@ func (s *Sim) labelSearch(r *request) (any, error) {
 
 // labelContacts lists an account's contacts carrying a label.
 func (s *Sim) labelContacts(r *request) (any, error) {
-	a, err := s.knownAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	id, err := r.f.need("labelId")
+	a, id, err := s.accountField(r, known, "labelId")
 	if err != nil {
 		return nil, err
 	}

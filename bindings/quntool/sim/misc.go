@@ -140,16 +140,10 @@ func (s *Sim) AddMiniProgram(m MiniProgram) (int64, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := make([]int64, len(s.st.minis))
-	for i, x := range s.st.minis {
-		ids[i] = x.ID
-	}
-	id, err := nextID(m.ID, ids)
+	id, err := addSaved(&s.st.minis, m, func(m *MiniProgram) *int64 { return &m.ID })
 	if err != nil {
 		return 0, fmt.Errorf("add mini program: %w", err)
 	}
-	m.ID = id
-	s.st.minis = append(s.st.minis, m)
 	return id, nil
 }
 
@@ -159,40 +153,38 @@ func (s *Sim) AddVideoNum(v VideoNum) (int64, error) {
 	if v.URL == "" {
 		return 0, fmt.Errorf("add video: %w: URL is required", ErrInvalid)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ids := make([]int64, len(s.st.videos))
-	for i, x := range s.st.videos {
-		ids[i] = x.ID
-	}
-	id, err := nextID(v.ID, ids)
-	if err != nil {
-		return 0, fmt.Errorf("add video: %w", err)
-	}
 	if v.FeedType == 0 {
 		v.FeedType = 4
 	}
-	v.ID = id
-	s.st.videos = append(s.st.videos, v)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, err := addSaved(&s.st.videos, v, func(v *VideoNum) *int64 { return &v.ID })
+	if err != nil {
+		return 0, fmt.Errorf("add video: %w", err)
+	}
 	return id, nil
 }
 
-// nextID is want when free, or for 0 one more than the largest of taken.
-func nextID(want int64, taken []int64) (int64, error) {
-	var top int64
-	for _, id := range taken {
-		if id == want {
-			return 0, fmt.Errorf("%w: id %d", ErrExists, want)
-		}
-		top = max(top, id)
-	}
+// addSaved appends item to list under its own id, or for id 0 one more
+// than the largest there; id points at an item's id.
+func addSaved[T any](list *[]T, item T, id func(*T) *int64) (int64, error) {
+	want := *id(&item)
 	if want < 0 {
 		return 0, fmt.Errorf("%w: id %d is negative", ErrInvalid, want)
 	}
-	if want == 0 {
-		return top + 1, nil
+	var top int64
+	for i := range *list {
+		have := *id(&(*list)[i])
+		if have == want {
+			return 0, fmt.Errorf("%w: id %d", ErrExists, want)
+		}
+		top = max(top, have)
 	}
-	return want, nil
+	if want == 0 {
+		*id(&item) = top + 1
+	}
+	*list = append(*list, item)
+	return *id(&item), nil
 }
 
 func (s *Sim) miniProgramList(*request) (any, error) {
@@ -253,7 +245,7 @@ func (s *Sim) PendingBatches(account string) int {
 
 // batchConfirm confirms every pending batch message of the account.
 func (s *Sim) batchConfirm(r *request) (any, error) {
-	a, err := s.onlineAccount(r)
+	a, err := s.account(r, online)
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,7 @@ func (e *Expect) matches(s Sent) bool {
 		strings.Contains(s.Content, e.Contains)
 }
 
+// String describes the sends e matches.
 func (e *Expect) String() string {
 	var parts []string
 	add := func(name, v string) {

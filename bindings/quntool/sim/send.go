@@ -307,7 +307,7 @@ func (s *Sim) conversation(a *account, conv string) (target, error) {
 		}
 		return target{id: conv, receiver: other, contact: c}, nil
 	case strings.HasPrefix(conv, "R:") && len(conv) > 2:
-		rm := s.st.rooms[conv]
+		rm := s.st.rooms.get(conv)
 		if rm == nil || rm.member(a.wxid) == nil {
 			return target{}, fail(CodeInvalidConversation, "conversationId %s is not a group %s is in", conv, a.wxid)
 		}
@@ -324,11 +324,7 @@ func sendEndpoint(k *sendKind) endpoint {
 // conversation and the fields, applies the vendor's limits, records the
 // send and posts its sent callback.
 func (s *Sim) send(r *request, k *sendKind) (any, error) {
-	a, err := s.onlineAccount(r)
-	if err != nil {
-		return nil, err
-	}
-	conv, err := r.f.need("conversationId")
+	a, conv, err := s.accountField(r, online, "conversationId")
 	if err != nil {
 		return nil, err
 	}
@@ -400,7 +396,7 @@ func (s *Sim) send(r *request, k *sendKind) (any, error) {
 }
 
 func (s *Sim) username(userID string) string {
-	if u := s.st.users[userID]; u != nil {
+	if u := s.st.users.get(userID); u != nil {
 		return u.username
 	}
 	return userID

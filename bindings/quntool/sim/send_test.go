@@ -195,6 +195,10 @@ func TestBadRequests(t *testing.T) {
 		{"trailing data", http.MethodPost, "/msg/text", func(*world) any { return `{} {}` }, 200, CodeBadRequest, "after"},
 		{"missing content", http.MethodPost, "/msg/text", func(*world) any { return map[string]any{"wxId": acctA, "conversationId": convA1} }, 200, CodeBadRequest, "content is required"},
 		{"blank content", http.MethodPost, "/msg/text", func(*world) any { return textMsg(acctA, convA1, "  ") }, 200, CodeBadRequest, "content is required"},
+		{"empty content", http.MethodPost, "/msg/text", func(*world) any { return textMsg(acctA, convA1, "") }, 200, CodeBadRequest, "content is required"},
+		{"content an object", http.MethodPost, "/msg/text", func(*world) any {
+			return map[string]any{"wxId": acctA, "conversationId": convA1, "content": map[string]any{"a": 1}}
+		}, 200, CodeBadRequest, "must be a string"},
 		{"content not a string", http.MethodPost, "/msg/text", func(*world) any { return map[string]any{"wxId": acctA, "conversationId": convA1, "content": []int{1}} }, 200, CodeBadRequest, "must be a string"},
 		{"unknown account", http.MethodPost, "/msg/text", func(*world) any { return textMsg("1688859999999999", convA1, "x") }, 200, CodeNotFound, "not a WeCom account"},
 		{"no conversation prefix", http.MethodPost, "/msg/text", func(*world) any { return textMsg(acctA, "1688850000000001_7881300000000001", "x") }, 200, CodeInvalidConversation, `"S:"`},

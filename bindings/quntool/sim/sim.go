@@ -6,6 +6,9 @@
 // every message kind, paced by the vendor's limits (500 ms between sends of
 // one account, 50,000 sends per hour per company, -1000999 otherwise).
 //
+// ServeMQTT adds the vendor's other way of sending: an MQTT broker taking
+// sends on the SendMessage topic and answering on SendMessageResp.
+//
 // Like the real vendor it POSTs callbacks to a configured URL: QR status,
 // logins, the "sent" variant of every accepted send, room and contact
 // notifications, and received messages that a test or a script makes up
@@ -18,7 +21,8 @@
 //
 // Lifecycle: New builds a Sim and starts its callback sender; Handler serves
 // the API (mount it at the root of an http.Server or an httptest.Server);
-// Close stops the callback sender. Reset returns the state to what New made
+// ServeMQTT, optionally, runs the broker until its context ends; Close
+// stops the callback sender. Reset returns the state to what New made
 // without touching the callback sender. All methods are safe for concurrent
 // use: one mutex guards the state, callbacks are posted in the order they
 // were produced by a single sender goroutine, and methods that post a
@@ -147,7 +151,8 @@ type Options struct {
 	// (DefaultHourlyCorpCap when zero; negative disables the check).
 	HourlyCorpCap int
 	// Clock gives the time of sends, callbacks and limits (time.Now when
-	// nil). Waiting (callback backoff, Play's pauses) uses real time.
+	// nil); it is called from any goroutine. Waiting (callback backoff,
+	// Play's pauses and expectations) uses real time.
 	Clock func() time.Time
 	// Logger receives the simulator's log (silent when nil).
 	Logger hclog.Logger
@@ -306,9 +311,9 @@ func (s *Sim) Close() { s.cb.close() }
 // already queued are still posted.
 func (s *Sim) Reset() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.st = newState()
 	s.signalSent()
-	s.mu.Unlock()
 	s.cb.resetRecord()
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -15,14 +16,11 @@ import (
 // state is everything the simulator remembers. It is guarded by Sim.mu and
 // replaced whole by Reset.
 type state struct {
-	users      map[string]*user
-	userOrder  []string
-	containers map[string]*container // by hostname
-	hostOrder  []string
-	accounts   map[string]*account // by wxid
-	people     map[string]*person  // every known person's profile, by user id
-	rooms      map[string]*room    // by conversation id "R:..."
-	roomOrder  []string
+	users      registry[*user]
+	containers registry[*container]   // by hostname
+	accounts   map[string]*account    // by wxid
+	people     map[string]*person     // every known person's profile, by user id
+	rooms      registry[*room]        // by conversation id "R:..."
 	labels     map[string]*corpLabels // by corp id
 	files      map[string]*storedFile // by lower-cased path
 	minis      []MiniProgram
@@ -32,7 +30,7 @@ type state struct {
 	lastSend   map[string]time.Time   // by account
 	corpSends  map[string][]time.Time // accepted sends of the last hour, by corp
 	seq        int64
-	batches    map[string]int       // unconfirmed batch messages, by account
+	batches    map[string]int      // unconfirmed batch messages, by account
 	lastChat   map[string]chatMark // by account and conversation
 }
 
@@ -149,11 +147,11 @@ type VideoNum struct {
 
 func newState() *state {
 	st := &state{
-		users:      map[string]*user{},
-		containers: map[string]*container{},
+		users:      newRegistry[*user](),
+		containers: newRegistry[*container](),
 		accounts:   map[string]*account{},
 		people:     map[string]*person{},
-		rooms:      map[string]*room{},
+		rooms:      newRegistry[*room](),
 		labels:     map[string]*corpLabels{},
 		files:      map[string]*storedFile{},
 		lastSend:   map[string]time.Time{},
@@ -179,10 +177,49 @@ func newState() *state {
 
 func (st *state) addUser(id, name string, created time.Time, admin bool) *user {
 	u := &user{id: id, username: name, created: created, admin: admin}
-	st.users[id] = u
-	st.userOrder = append(st.userOrder, id)
+	st.users.put(id, u)
 	return u
 }
+
+// registry is a map that remembers the order of its keys, so lists are
+// answered in the order things were made.
+type registry[V any] struct {
+	byKey map[string]V
+	order []string
+}
+
+func newRegistry[V any]() registry[V] { return registry[V]{byKey: map[string]V{}} }
+
+// get answers the value of key, the zero value when there is none.
+func (r *registry[V]) get(key string) V { return r.byKey[key] }
+
+// put sets key's value; a new key goes last.
+func (r *registry[V]) put(key string, v V) {
+	if _, ok := r.byKey[key]; !ok {
+		r.order = append(r.order, key)
+	}
+	r.byKey[key] = v
+}
+
+func (r *registry[V]) drop(key string) {
+	if _, ok := r.byKey[key]; ok {
+		delete(r.byKey, key)
+		r.order = slices.DeleteFunc(r.order, func(k string) bool { return k == key })
+	}
+}
+
+// all yields the values in order.
+func (r *registry[V]) all() iter.Seq[V] {
+	return func(yield func(V) bool) {
+		for _, k := range r.order {
+			if !yield(r.byKey[k]) {
+				return
+			}
+		}
+	}
+}
+
+func (r *registry[V]) len() int { return len(r.order) }
 
 // nextSeq numbers server ids, local ids and group message ids.
 func (st *state) nextSeq() int64 {
@@ -190,19 +227,9 @@ func (st *state) nextSeq() int64 {
 	return st.seq
 }
 
-func (st *state) addContainer(c *container) {
-	st.containers[c.hostname] = c
-	st.hostOrder = append(st.hostOrder, c.hostname)
-}
-
-func (st *state) dropContainer(hostname string) {
-	delete(st.containers, hostname)
-	st.hostOrder = slices.DeleteFunc(st.hostOrder, func(h string) bool { return h == hostname })
-}
-
 // online reports whether the account's container is online.
 func (st *state) online(a *account) bool {
-	c := st.containers[a.host]
+	c := st.containers.get(a.host)
 	return c != nil && c.status == StatusOnline && c.wxid == a.wxid
 }
 
@@ -265,16 +292,6 @@ func (a *account) activeContact(id string) *contact {
 		return nil
 	}
 	return c
-}
-
-func (st *state) addRoom(r *room) {
-	st.rooms[r.id] = r
-	st.roomOrder = append(st.roomOrder, r.id)
-}
-
-func (st *state) dropRoom(id string) {
-	delete(st.rooms, id)
-	st.roomOrder = slices.DeleteFunc(st.roomOrder, func(r string) bool { return r == id })
 }
 
 func (r *room) member(id string) *member {
