@@ -91,7 +91,7 @@ func (s *Sim) PostCallback(ctx context.Context, typ, account string, data any) e
 		return fmt.Errorf("post callback: %w: the type is required", ErrInvalid)
 	}
 	s.mu.Lock()
-	a := s.st.accounts[account]
+	a := s.st.accounts.get(account)
 	var d *delivery
 	switch c := s.st.containers.get(account); {
 	case a != nil:
@@ -145,7 +145,7 @@ func (s *Sim) Say(ctx context.Context, in Incoming) error {
 // incoming validates in and queues its callback. s.mu must be held.
 func (s *Sim) incoming(in Incoming) (*delivery, error) {
 	st := s.st
-	a := st.accounts[in.Account]
+	a := st.accounts.get(in.Account)
 	switch {
 	case a == nil:
 		return nil, fmt.Errorf("%w: %q", ErrUnknownAccount, in.Account)

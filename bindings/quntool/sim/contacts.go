@@ -18,7 +18,7 @@ func (s *Sim) AddContact(account string, c Contact) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.st.accounts[account]
+	a := s.st.accounts.get(account)
 	switch {
 	case a == nil:
 		return fmt.Errorf("add contact %s: %w: %q", c.UserID, ErrUnknownAccount, account)
@@ -205,7 +205,7 @@ func (s *Sim) contactExternalQuery(r *request) (any, error) {
 		if wxid == "" || cid == "" {
 			return nil, fail(CodeBadRequest, "ContactInfos[%d] needs WxId and ContactUserId", i)
 		}
-		a := s.st.accounts[wxid]
+		a := s.st.accounts.get(wxid)
 		if a == nil {
 			continue
 		}

@@ -21,7 +21,7 @@ const maxVerifyAttempts = 5
 // clientVersion is the WeCom client version containers report.
 const clientVersion = "1.3.0.13"
 
-// Seed adds a that is logged in and online, with no QR flow and no
+// Seed adds the account a, logged in and online, with no QR flow and no
 // callback, and answers it with its defaults filled in. Accounts of one
 // company become each other's inner contacts.
 func (s *Sim) Seed(a Account) (Account, error) {
@@ -32,7 +32,7 @@ func (s *Sim) Seed(a Account) (Account, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.st
-	if old := st.accounts[a.WxID]; old != nil && st.online(old) {
+	if old := st.accounts.get(a.WxID); old != nil && st.online(old) {
 		return a, fmt.Errorf("seed account %s: %w: it is online in container %s", a.WxID, ErrExists, old.host)
 	}
 	if a.Hostname == "" {
@@ -62,10 +62,10 @@ func (s *Sim) login(c *container, a Account, now time.Time) *account {
 	if st.users.get(a.UserID) == nil {
 		st.addUser(a.UserID, a.UserID, now, false)
 	}
-	acct := st.accounts[a.WxID]
+	acct := st.accounts.get(a.WxID)
 	if acct == nil {
 		acct = &account{wxid: a.WxID, contacts: map[string]*contact{}}
-		st.accounts[a.WxID] = acct
+		st.accounts.put(a.WxID, acct)
 	}
 	set := func(dst *string, v, def string) {
 		switch {
@@ -76,7 +76,6 @@ func (s *Sim) login(c *container, a Account, now time.Time) *account {
 		}
 	}
 	set(&acct.corp, a.CorpID, DefaultCorpID)
-	set(&acct.userID, a.UserID, c.userID)
 	set(&acct.nickname, a.Nickname, a.WxID)
 	set(&acct.avatar, a.Avatar, "https://wework.qpic.cn/wwpic/sim_"+a.WxID+"/0")
 	set(&acct.mobile, a.Mobile, "")
@@ -91,7 +90,7 @@ func (s *Sim) login(c *container, a Account, now time.Time) *account {
 	st.upsertPerson(person{id: acct.wxid, name: acct.nickname, avatar: acct.avatar, corp: acct.corp,
 		mobile: acct.mobile, acctID: acct.acctID})
 	// Colleagues see each other as inner contacts.
-	for _, other := range st.accounts {
+	for other := range st.accounts.all() {
 		if other == acct || other.corp != acct.corp {
 			continue
 		}
@@ -126,7 +125,7 @@ func (s *Sim) account(r *request, need access) (*account, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := s.st.accounts[id]
+	a := s.st.accounts.get(id)
 	switch {
 	case a == nil:
 		return nil, fail(CodeNotFound, "wxId %s is not a WeCom account of this server", id)
@@ -287,7 +286,7 @@ func (s *Sim) userOffline(a *account) *delivery {
 // are posted.
 func (s *Sim) completeLogin(c *container, who Account, now time.Time) []*delivery {
 	var out []*delivery
-	if old := s.st.accounts[who.WxID]; old != nil && old.host != c.hostname && s.st.online(old) {
+	if old := s.st.accounts.get(who.WxID); old != nil && old.host != c.hostname && s.st.online(old) {
 		if prev := s.st.containers.get(old.host); prev != nil {
 			prev.status = StatusOffline
 			out = append(out, s.userOffline(old))
@@ -494,7 +493,7 @@ func (s *Sim) containerStop(r *request) (any, error) {
 	for _, c := range cs {
 		if c.status == StatusOnline {
 			c.status = StatusOffline
-			s.userOffline(s.st.accounts[c.wxid])
+			s.userOffline(s.st.accounts.get(c.wxid))
 			s.log.Info("container stopped", "hostname", c.hostname)
 		}
 	}
@@ -535,7 +534,7 @@ func (s *Sim) startable(r *request) ([]*container, error) {
 // bringOnline puts an offline container's account online again; if the
 // account went online elsewhere meanwhile, that container goes offline.
 func (s *Sim) bringOnline(c *container) {
-	a := s.st.accounts[c.wxid]
+	a := s.st.accounts.get(c.wxid)
 	if a.host != c.hostname && s.st.online(a) {
 		s.st.containers.get(a.host).status = StatusOffline
 		s.userOffline(a)
@@ -560,7 +559,7 @@ func (s *Sim) containerRemove(r *request) (any, error) {
 			continue
 		}
 		if c.status == StatusOnline {
-			s.userOffline(s.st.accounts[c.wxid])
+			s.userOffline(s.st.accounts.get(c.wxid))
 		}
 		c.status = StatusLoggedOut
 		c.pending, c.verifyCode = nil, ""
@@ -576,7 +575,7 @@ func (s *Sim) containerRestart(r *request) (any, error) {
 	for _, c := range cs {
 		if c.status == StatusOnline {
 			c.status = StatusOffline
-			s.userOffline(s.st.accounts[c.wxid])
+			s.userOffline(s.st.accounts.get(c.wxid))
 		}
 		c.pid = randomInt(1000, 60000)
 		s.bringOnline(c)
@@ -591,7 +590,7 @@ func (s *Sim) containerMemory(r *request) (any, error) {
 		if c.status != StatusOnline {
 			continue
 		}
-		a := s.st.accounts[c.wxid]
+		a := s.st.accounts.get(c.wxid)
 		out = append(out, map[string]any{
 			"WxId":     a.wxid,
 			"UserName": a.nickname,
@@ -632,7 +631,7 @@ func (s *Sim) accountList(r *request) (any, error) {
 		if c.status == StatusLoginFailed {
 			item["QrCode"] = c.qrPath
 		}
-		if a := s.st.accounts[c.wxid]; a != nil {
+		if a := s.st.accounts.get(c.wxid); a != nil {
 			p := s.st.profile(a.wxid)
 			item["username"] = a.nickname
 			item["avatar"] = a.avatar

@@ -85,7 +85,7 @@ func (s *Sim) displayName(rm *room) string {
 func (s *Sim) roomCallback(ids []string, typ string, data map[string]any) []*delivery {
 	var out []*delivery
 	for _, id := range ids {
-		if a := s.st.accounts[id]; a != nil && s.st.online(a) {
+		if a := s.st.accounts.get(id); a != nil && s.st.online(a) {
 			out = append(out, s.accountCallback(a, typ, data, ""))
 		}
 	}
@@ -145,7 +145,7 @@ func (s *Sim) DisbandRoom(ctx context.Context, roomID string) error {
 	now := s.now()
 	var ds []*delivery
 	for _, id := range rm.memberIDs() {
-		a := s.st.accounts[id]
+		a := s.st.accounts.get(id)
 		if a == nil || !s.st.online(a) {
 			continue
 		}

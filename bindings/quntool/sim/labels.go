@@ -15,7 +15,7 @@ func (s *Sim) AddLabel(account, name string) (string, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.st.accounts[account]
+	a := s.st.accounts.get(account)
 	if a == nil {
 		return "", fmt.Errorf("add label %q: %w: %q", name, ErrUnknownAccount, account)
 	}
@@ -141,7 +141,7 @@ func (s *Sim) labelSearch(r *request) (any, error) {
 	}
 	var hits []map[string]any
 	for _, wxid := range wxids {
-		a := s.st.accounts[wxid]
+		a := s.st.accounts.get(wxid)
 		if a == nil {
 			return nil, fail(CodeNotFound, "wxids: %s is not a WeCom account of this server", wxid)
 		}

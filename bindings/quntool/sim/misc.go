@@ -200,7 +200,7 @@ func (s *Sim) videoNumList(*request) (any, error) {
 // stays pending until /batchmsg/confirm.
 func (s *Sim) PostBatchConfirm(ctx context.Context, account, title string) error {
 	s.mu.Lock()
-	a := s.st.accounts[account]
+	a := s.st.accounts.get(account)
 	switch {
 	case a == nil:
 		s.mu.Unlock()

@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"

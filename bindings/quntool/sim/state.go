@@ -18,7 +18,7 @@ import (
 type state struct {
 	users      registry[*user]
 	containers registry[*container]   // by hostname
-	accounts   map[string]*account    // by wxid
+	accounts   registry[*account]     // by wxid
 	people     map[string]*person     // every known person's profile, by user id
 	rooms      registry[*room]        // by conversation id "R:..."
 	labels     map[string]*corpLabels // by corp id
@@ -149,7 +149,7 @@ func newState() *state {
 	st := &state{
 		users:      newRegistry[*user](),
 		containers: newRegistry[*container](),
-		accounts:   map[string]*account{},
+		accounts:   newRegistry[*account](),
 		people:     map[string]*person{},
 		rooms:      newRegistry[*room](),
 		labels:     map[string]*corpLabels{},
