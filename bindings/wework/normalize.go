@@ -40,7 +40,7 @@ type notifyType struct {
 	// fill adds the type-specific fields from d, the data object (empty
 	// when the vendor sent none), to an event whose common fields are set.
 	// It may be nil: the event then has the common fields only.
-	fill func(c *callback, d map[string]any, ev *event.Event)
+	fill func(env *Envelope, d map[string]any, ev *event.Event)
 	// messages marks the notify types whose data is a message or a list of
 	// messages: a list becomes one event per item.
 	messages bool
@@ -150,18 +150,6 @@ func messageKind(msgType int64, hasMsgType bool, contentType int64, hasContentTy
 	return event.KindUnknown
 }
 
-// callback is one decoded callback.
-type callback struct {
-	guid       string
-	notifyType int64
-	// numeric says notify_type is a number (or a numeric string).
-	numeric bool
-	// notifyText is notify_type as the vendor sent it otherwise.
-	notifyText string
-	row        notifyType
-	known      bool
-}
-
 // Normalize turns one callback body into its events. It implements
 // event.Normalizer: a pure function, safe for concurrent use. A body that
 // is not a JSON object is an error wrapping event.ErrMalformed; anything
@@ -173,120 +161,157 @@ type callback struct {
 // under another notify type a different one. Every other event, and a
 // message without ids, is keyed by a hash of its Raw.
 func Normalize(body []byte) ([]*event.Event, error) {
-	root, err := event.DecodeObject(body)
+	env, err := DecodeEnvelope(body)
 	if err != nil {
 		return nil, fmt.Errorf("wework callback: %w", err)
 	}
-	c := &callback{guid: event.Str(root, "guid"), notifyText: event.Str(root, "notify_type")}
-	if nt, ok := event.Int(root, "notify_type"); ok {
-		c.notifyType, c.numeric = nt, true
-		c.row, c.known = notifyTypes[nt]
-	}
-	list, isList := root["data"].([]any)
-	if !c.known || !c.row.messages || !isList {
-		d, _ := root["data"].(map[string]any)
-		if c.known && c.row.messages && d == nil {
-			// A message callback whose data is no message at all.
-			return []*event.Event{c.unknown(body)}, nil
+	row, known := notifyTypes[env.NotifyType]
+	known = known && env.Numeric
+	var fill func(map[string]any, *event.Event)
+	if known {
+		fill = func(d map[string]any, ev *event.Event) {
+			ev.Type = row.typ
+			if row.fill != nil {
+				row.fill(env, d, ev)
+			}
+			if ev.Message == nil {
+				return
+			}
+			if id, seq := str(d, "id"), str(d, "seq"); id != "" || seq != "" {
+				ev.ID = event.StableID(event.VendorWework, env.GUID, strconv.FormatInt(env.NotifyType, 10), id+"/"+seq)
+			}
 		}
-		return []*event.Event{c.event(d, body)}, nil
 	}
-	if len(list) == 0 {
-		// A message list with nothing in it is kept too.
-		return []*event.Event{c.unknown(body)}, nil
-	}
-	raws, err := splitItems(body, len(list))
+	evs, err := env.Events(event.VendorWework, known && row.messages, fill)
 	if err != nil {
 		return nil, fmt.Errorf("wework callback: %w", err)
-	}
-	evs := make([]*event.Event, 0, len(list))
-	for i, item := range list {
-		d, ok := item.(map[string]any)
-		if !ok {
-			evs = append(evs, c.unknown(raws[i]))
-			continue
-		}
-		evs = append(evs, c.event(d, raws[i]))
 	}
 	return evs, nil
 }
 
-// event builds the event of one data object d (nil when the callback had
-// none) whose Raw is raw.
-func (c *callback) event(d map[string]any, raw []byte) *event.Event {
-	if !c.known {
-		return c.unknown(raw)
+// Envelope is one decoded callback of the vendor's guid based protocol
+// APIs: {"guid", "notify_type", "data"}. The vendor's WeChat API pushes
+// callbacks in the same envelope, and package wechat reads them with it.
+// An Envelope is not modified after DecodeEnvelope returns it and may be
+// read from any number of goroutines.
+type Envelope struct {
+	// Body is the callback as received.
+	Body []byte
+	// Root is the decoded body, with numbers as json.Number.
+	Root map[string]any
+	// GUID is the instance: the account of every event of the callback.
+	GUID string
+	// NotifyType is notify_type, when Numeric.
+	NotifyType int64
+	// Numeric says notify_type is a number or a numeric string.
+	Numeric bool
+	// NotifyText is notify_type as sent, whatever its type.
+	NotifyText string
+}
+
+// DecodeEnvelope decodes a callback body. It fails, with an error wrapping
+// event.ErrMalformed, only when the body is not a JSON object.
+func DecodeEnvelope(body []byte) (*Envelope, error) {
+	root, err := event.DecodeObject(body)
+	if err != nil {
+		return nil, err
 	}
-	if d == nil {
-		d = map[string]any{}
+	env := &Envelope{Body: body, Root: root, GUID: event.Str(root, "guid"), NotifyText: event.Str(root, "notify_type")}
+	env.NotifyType, env.Numeric = event.Int(root, "notify_type")
+	return env, nil
+}
+
+// Events makes the events of the callback for vendor: one per item of
+// Items(each), each started by Event. fill maps an item: it gets the
+// item's data object and the event to complete. When each is set (data
+// holds messages) an item that is not an object is left unmapped, of type
+// unknown; otherwise a callback without a data object is filled from an
+// empty one. A nil fill leaves every event unmapped. The error, which
+// wraps event.ErrMalformed, comes from Items.
+func (e *Envelope) Events(vendor string, each bool, fill func(d map[string]any, ev *event.Event)) ([]*event.Event, error) {
+	items, err := e.Items(each)
+	if err != nil {
+		return nil, err
 	}
-	ev := c.base(raw)
-	ev.Type = c.row.typ
-	if c.row.fill != nil {
-		c.row.fill(c, d, ev)
-	}
-	if ev.Message != nil {
-		id, seq := str(d, "id"), str(d, "seq")
-		if id != "" || seq != "" {
-			ev.ID = event.StableID(event.VendorWework, c.guid, strconv.FormatInt(c.notifyType, 10), id+"/"+seq)
+	evs := make([]*event.Event, len(items))
+	for i, it := range items {
+		evs[i] = e.Event(vendor, it.Raw)
+		switch {
+		case fill == nil, each && it.Data == nil:
+		case it.Data == nil:
+			fill(map[string]any{}, evs[i])
+		default:
+			fill(it.Data, evs[i])
 		}
 	}
-	return ev
+	return evs, nil
 }
 
-// unknown is the event of a callback, or of one item of its list, that
-// Normalize cannot map.
-func (c *callback) unknown(raw []byte) *event.Event {
-	ev := c.base(raw)
-	ev.Type = event.TypeUnknown
-	return ev
+// Item is one data object of a callback and the Raw of its event.
+type Item struct {
+	// Data is the object; nil when the vendor sent something else.
+	Data map[string]any
+	// Raw is what the event keeps in Raw.
+	Raw []byte
 }
 
-// base is an event with the fields every event of the callback shares and
-// an id hashed from raw.
-func (c *callback) base(raw []byte) *event.Event {
+// Items returns what the callback's data holds. With each set and data a
+// list of n > 0 elements, there are n items, in order: each element, and
+// the callback cut down to it, {..., "data": [element]} with every other
+// top-level field kept (a list of one keeps the body untouched). Otherwise
+// there is one item: data when it is an object, and the body.
+func (e *Envelope) Items(each bool) ([]Item, error) {
+	list, isList := e.Root["data"].([]any)
+	if !each || !isList || len(list) == 0 {
+		d, _ := e.Root["data"].(map[string]any)
+		return []Item{{Data: d, Raw: e.Body}}, nil
+	}
+	items := make([]Item, len(list))
+	for i, v := range list {
+		items[i].Data, _ = v.(map[string]any)
+	}
+	if len(list) == 1 {
+		items[0].Raw = e.Body
+		return items, nil
+	}
+	var fields map[string]json.RawMessage
+	var elems []json.RawMessage
+	if err := json.Unmarshal(e.Body, &fields); err != nil {
+		return nil, fmt.Errorf("%w: %v", event.ErrMalformed, err)
+	}
+	if err := json.Unmarshal(fields["data"], &elems); err != nil || len(elems) != len(list) {
+		return nil, fmt.Errorf("%w: the data list does not decode alike twice", event.ErrMalformed)
+	}
+	for i, elem := range elems {
+		fields["data"] = json.RawMessage("[" + string(elem) + "]")
+		b, err := json.Marshal(fields)
+		if err != nil {
+			return nil, fmt.Errorf("%w: data item %d: %v", event.ErrMalformed, i, err)
+		}
+		items[i].Raw = b
+	}
+	return items, nil
+}
+
+// Event returns a new event of the callback for vendor, with raw as its
+// Raw and an id hashed from raw, the guid as account, data.notify_type as
+// sent (a number when it is one) and type event.TypeUnknown.
+func (e *Envelope) Event(vendor string, raw []byte) *event.Event {
 	ev := &event.Event{
-		ID:      event.HashID(event.VendorWework, raw),
-		Vendor:  event.VendorWework,
-		Account: c.guid,
+		ID:      event.HashID(vendor, raw),
+		Type:    event.TypeUnknown,
+		Vendor:  vendor,
+		Account: e.GUID,
 		Data:    map[string]any{},
 		Raw:     json.RawMessage(raw),
 	}
 	switch {
-	case c.numeric:
-		ev.Data["notify_type"] = c.notifyType
-	case c.notifyText != "":
-		ev.Data["notify_type"] = c.notifyText
+	case e.Numeric:
+		ev.Data["notify_type"] = e.NotifyType
+	case e.NotifyText != "":
+		ev.Data["notify_type"] = e.NotifyText
 	}
 	return ev
-}
-
-// splitItems returns, for each of the n items of the callback's data list,
-// the Raw of its event: the callback with data cut down to that item. With
-// one item that is body itself.
-func splitItems(body []byte, n int) ([][]byte, error) {
-	if n <= 1 {
-		return [][]byte{body}, nil
-	}
-	var env map[string]json.RawMessage
-	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, fmt.Errorf("%w: %v", event.ErrMalformed, err)
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(env["data"], &items); err != nil || len(items) != n {
-		return nil, fmt.Errorf("%w: data list does not decode twice alike", event.ErrMalformed)
-	}
-	out := make([][]byte, n)
-	for i, item := range items {
-		one := maps.Clone(env)
-		one["data"] = json.RawMessage("[" + string(item) + "]")
-		b, err := json.Marshal(one)
-		if err != nil {
-			return nil, fmt.Errorf("%w: item %d: %v", event.ErrMalformed, i, err)
-		}
-		out[i] = b
-	}
-	return out, nil
 }
 
 // message fills a message of 11010 or 11013. The field names are those of
@@ -294,7 +319,7 @@ func splitItems(body []byte, n int) ([][]byte, error) {
 // of the send endpoints (msg_data) spell them messagetype, contenttype and
 // sendername, with the name and the content base64 encoded; those are
 // accepted and decoded too.
-func message(c *callback, d map[string]any, ev *event.Event) {
+func message(_ *Envelope, d map[string]any, ev *event.Event) {
 	msgType, hasMsgType := num(d, "msg_type", "messagetype")
 	contentType, hasContentType := num(d, "content_type", "contenttype")
 	_, record := d["contenttype"]
@@ -405,7 +430,7 @@ func conversation(prefix, id string) *event.Conversation {
 // new QR code, waiting to be scanned. When the state is need_verify,
 // data.verify says how to finish the login: the endpoint that takes the
 // code the user reads on the phone, and the fields it needs.
-func qrcodeChange(c *callback, d map[string]any, ev *event.Event) {
+func qrcodeChange(env *Envelope, d map[string]any, ev *event.Event) {
 	state := "waiting"
 	if status, ok := num(d, "status"); ok {
 		ev.Data["status"] = status
@@ -417,14 +442,14 @@ func qrcodeChange(c *callback, d map[string]any, ev *event.Event) {
 	put(ev.Data, "qrcode_key", key)
 	put(ev.Data, "nickname", str(d, "nickname", "nick_name"))
 	if state == "need_verify" {
-		verify := map[string]any{"path": VerifyPath, "guid": c.guid}
+		verify := map[string]any{"path": VerifyPath, "guid": env.GUID}
 		put(verify, "qrcode_key", key)
 		ev.Data["verify"] = verify
 	}
 }
 
 // loginFailed fills login.qrcode from 11008: the login ended in failure.
-func loginFailed(_ *callback, d map[string]any, ev *event.Event) {
+func loginFailed(_ *Envelope, d map[string]any, ev *event.Event) {
 	ev.Data["state"] = "failed"
 	vendorReason(d, ev)
 }
@@ -447,7 +472,7 @@ var loginFields = []struct {
 }
 
 // userLogin fills login from 11003: the account that logged in.
-func userLogin(_ *callback, d map[string]any, ev *event.Event) {
+func userLogin(_ *Envelope, d map[string]any, ev *event.Event) {
 	for _, f := range loginFields {
 		if v := str(d, f.names...); v != "0" {
 			put(ev.Data, f.key, v)
@@ -460,8 +485,8 @@ func userLogin(_ *callback, d map[string]any, ev *event.Event) {
 
 // logout fills a logout event with its reason and the vendor's own code and
 // message, when it gives them.
-func logout(reason string) func(*callback, map[string]any, *event.Event) {
-	return func(_ *callback, d map[string]any, ev *event.Event) {
+func logout(reason string) func(*Envelope, map[string]any, *event.Event) {
+	return func(_ *Envelope, d map[string]any, ev *event.Event) {
 		ev.Data["reason"] = reason
 		vendorReason(d, ev)
 	}
@@ -477,7 +502,7 @@ func vendorReason(d map[string]any, ev *event.Event) {
 // friendChange fills contact.changed from 2131. The notice says that the
 // contact list changed since data.seq (sync the contacts from there); when
 // it names the contact, data.contact has its id and name.
-func friendChange(_ *callback, d map[string]any, ev *event.Event) {
+func friendChange(_ *Envelope, d map[string]any, ev *event.Event) {
 	put(ev.Data, "seq", str(d, "seq"))
 	id := str(d, "user_id", "userid", "vid")
 	if id == "" {
@@ -490,7 +515,7 @@ func friendChange(_ *callback, d map[string]any, ev *event.Event) {
 
 // roomRenamed fills room.renamed from 1001: the room's conversation, its
 // new name and who renamed it.
-func roomRenamed(_ *callback, d map[string]any, ev *event.Event) {
+func roomRenamed(_ *Envelope, d map[string]any, ev *event.Event) {
 	if room := str(d, "roomid", "room_id"); room != "" && room != privateRoomID {
 		ev.Conversation = conversation(conversationGroup, room)
 		ev.Data["room_id"] = ev.Conversation.ID

@@ -576,3 +576,134 @@ func TestRecordDecoding(t *testing.T) {
 		t.Errorf("protobufText of a message nested %d deep = %q, want none", maxProtobufDepth+2, text)
 	}
 }
+
+func TestDecodeEnvelope(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, body string
+		guid       string
+		notifyType int64
+		numeric    bool
+		text       string
+	}{
+		{"number", `{"guid":"g","notify_type":11013}`, "g", 11013, true, "11013"},
+		{"numeric string", `{"guid":"g","notify_type":" 1010 "}`, "g", 1010, true, " 1010 "},
+		{"word", `{"guid":"g","notify_type":"login"}`, "g", 0, false, "login"},
+		{"absent", `{"data":{}}`, "", 0, false, ""},
+		{"guid as a number", `{"guid":42,"notify_type":1}`, "42", 1, true, "1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			env, err := DecodeEnvelope([]byte(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if env.GUID != c.guid || env.NotifyType != c.notifyType || env.Numeric != c.numeric || env.NotifyText != c.text || string(env.Body) != c.body {
+				t.Errorf("envelope %+v, want guid %q, notify type %d (numeric %v, text %q)", env, c.guid, c.notifyType, c.numeric, c.text)
+			}
+		})
+	}
+	if _, err := DecodeEnvelope([]byte(`[1]`)); !errors.Is(err, event.ErrMalformed) {
+		t.Errorf("a list: error %v, want event.ErrMalformed", err)
+	}
+}
+
+func TestEnvelopeItems(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, body string
+		each       bool
+		// want is, per item, whether it has a data object and its raw
+		// ("=" for the body untouched).
+		wantData []bool
+		wantRaw  []string
+	}{
+		{"object", `{"guid":"g","data":{"a":1}}`, false, []bool{true}, []string{"="}},
+		{"object, each", `{"guid":"g","data":{"a":1}}`, true, []bool{true}, []string{"="}},
+		{"list, not each", `{"guid":"g","data":[{"a":1},{"a":2}]}`, false, []bool{false}, []string{"="}},
+		{"list of one", `{"guid":"g","data":[{"a":1}]}`, true, []bool{true}, []string{"="}},
+		{"list of two", `{"guid":"g","x":[1],"data":[{"a":1}, {"a":2}]}`, true, []bool{true, true},
+			[]string{`{"data":[{"a":1}],"guid":"g","x":[1]}`, `{"data":[{"a":2}],"guid":"g","x":[1]}`}},
+		{"element not an object", `{"guid":"g","data":[{"a":1},"b"]}`, true, []bool{true, false},
+			[]string{`{"data":[{"a":1}],"guid":"g"}`, `{"data":["b"],"guid":"g"}`}},
+		{"empty list", `{"guid":"g","data":[]}`, true, []bool{false}, []string{"="}},
+		{"no data", `{"guid":"g"}`, true, []bool{false}, []string{"="}},
+		{"data a string", `{"guid":"g","data":"x"}`, false, []bool{false}, []string{"="}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			env, err := DecodeEnvelope([]byte(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			items, err := env.Items(c.each)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(items) != len(c.wantData) {
+				t.Fatalf("%d items, want %d", len(items), len(c.wantData))
+			}
+			for i, it := range items {
+				want := c.wantRaw[i]
+				if want == "=" {
+					want = c.body
+				}
+				if (it.Data != nil) != c.wantData[i] || string(it.Raw) != want {
+					t.Errorf("item %d: data %v, raw %s; want data %v, raw %s", i, it.Data, it.Raw, c.wantData[i], want)
+				}
+			}
+		})
+	}
+}
+
+func TestEnvelopeEvents(t *testing.T) {
+	t.Parallel()
+	env, err := DecodeEnvelope([]byte(`{"guid":"g","notify_type":7,"data":[{"a":1},5]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var filled []map[string]any
+	fill := func(d map[string]any, ev *event.Event) {
+		filled = append(filled, d)
+		ev.Type = "mapped"
+	}
+	evs, err := env.Events("v", true, fill)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || len(filled) != 1 || evs[0].Type != "mapped" || evs[1].Type != event.TypeUnknown {
+		t.Fatalf("each: %d events (%+v), fill called %d times; want the object mapped and the 5 not", len(evs), evs, len(filled))
+	}
+	for _, ev := range evs {
+		if ev.Vendor != "v" || ev.Account != "g" || ev.Data["notify_type"] != int64(7) || ev.ID != event.HashID("v", ev.Raw) {
+			t.Errorf("common fields of %+v", ev)
+		}
+	}
+	filled = nil
+	if evs, _ := env.Events("v", false, fill); len(evs) != 1 || len(filled) != 1 || len(filled[0]) != 0 {
+		t.Errorf("not each: %d events, fill got %v; want one event filled from an empty object", len(evs), filled)
+	}
+	if evs, _ := env.Events("v", true, nil); len(evs) != 2 || evs[0].Type != event.TypeUnknown {
+		t.Errorf("nil fill: %+v, want every event unmapped", evs)
+	}
+}
+
+func TestDescribeCodes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		msgType, contentType int64
+		hasMsg, hasContent   bool
+		want                 string
+	}{
+		{2, 101, true, true, "[content_type 101]"},
+		{7, 0, true, false, "[msg_type 7]"},
+		{0, 0, false, false, "[message]"},
+	}
+	for _, c := range cases {
+		if got := describeCodes(c.msgType, c.hasMsg, c.contentType, c.hasContent); got != c.want {
+			t.Errorf("describeCodes(%d, %v, %d, %v) = %q, want %q", c.msgType, c.hasMsg, c.contentType, c.hasContent, got, c.want)
+		}
+	}
+}
