@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"github.com/dop251/goja"
@@ -146,11 +147,11 @@ func (h *host) replyFunc(t *task) goja.Value {
 	ev := t.ev
 	return h.rt.ToValue(func(call goja.FunctionCall) goja.Value {
 		arg := call.Argument(0)
-		var text string
+		var content func() (map[string]any, error)
 		switch {
 		case isString(arg):
-			b, _ := json.Marshal(map[string]string{"text": arg.String()})
-			text = string(b)
+			text := arg.String()
+			content = func() (map[string]any, error) { return map[string]any{"text": text}, nil }
 		case isPlainArgs(arg):
 			s, err := h.stringify(arg)
 			if err != nil {
@@ -158,20 +159,20 @@ func (h *host) replyFunc(t *task) goja.Value {
 				return h.rejected(bindings.ErrorInfo{Vendor: ev.Vendor, Code: codeInvalidArgument,
 					Message: "ev.reply: content is not JSON: " + h.errText(err)})
 			}
-			text = s
+			content = func() (map[string]any, error) { return decodeArgs(s) }
 		default:
 			return h.rejected(bindings.ErrorInfo{Vendor: ev.Vendor, Code: codeInvalidArgument,
 				Message: "ev.reply takes a string or a content object ({image}, {file}, {link}, ...)"})
 		}
 		return h.startCall(ev.Vendor, func(ctx context.Context) (json.RawMessage, error) {
-			content, err := decodeArgs(text)
+			m, err := content()
 			if err != nil {
 				return nil, &bindings.ArgumentError{Endpoint: ev.Vendor + ".reply", Param: "content", Reason: err.Error()}
 			}
 			if h.env.Registry == nil {
 				return nil, fmt.Errorf("%w: no bindings registry", bindings.ErrUnsupported)
 			}
-			c, err := h.env.Registry.Reply(ev, content)
+			c, err := h.env.Registry.Reply(ev, m)
 			if err != nil {
 				return nil, err
 			}
@@ -180,7 +181,6 @@ func (h *host) replyFunc(t *task) goja.Value {
 	})
 }
 
-// isString reports whether v is a primitive string.
 func isString(v goja.Value) bool {
 	_, ok := v.(goja.String)
 	return ok
@@ -207,7 +207,7 @@ func (h *host) startCall(vendor string, do func(ctx context.Context) (json.RawMe
 	}
 	h.pending++
 	go func() {
-		data, err := do(ctx)
+		data, err := h.run(ctx, vendor, do)
 		cancel()
 		h.loop.post(job{owner: owner, fn: func() {
 			h.pending--
@@ -215,6 +215,18 @@ func (h *host) startCall(vendor string, do func(ctx context.Context) (json.RawMe
 		}})
 	}()
 	return h.rt.ToValue(p)
+}
+
+// run carries out a call on its own goroutine. A panic in the invoker
+// chain fails the call instead of the process.
+func (h *host) run(ctx context.Context, vendor string, do func(context.Context) (json.RawMessage, error)) (data json.RawMessage, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			h.log.Error("binding call panicked", "vendor", vendor, "panic", fmt.Sprint(x), "stack", string(debug.Stack()))
+			data, err = nil, fmt.Errorf("%w: internal error in the %s binding", bindings.ErrUnsupported, vendor)
+		}
+	}()
+	return do(ctx)
 }
 
 // settleCall resolves or rejects a binding call's promise. Loop only.

@@ -93,7 +93,7 @@ func (h *host) recoverJob() {
 			"panic", fmt.Sprint(x), "stack", string(debug.Stack()))
 		h.closed.Store(true)
 		h.cancel()
-		go h.loop.stop()
+		h.loop.stop()
 	}
 }
 

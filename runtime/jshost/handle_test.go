@@ -307,6 +307,21 @@ func TestBindingErrors(t *testing.T) {
 	}
 }
 
+// A panic in the invoker chain fails the call, not the process.
+func TestInvokerPanicRejects(t *testing.T) {
+	t.Parallel()
+	f := load(t, `on('*', async () => {
+  try { await fakechat.slow({}); } catch (e) { kv.set('e', {name: e.name, code: e.code}); }
+});`, setup{invoker: func(context.Context, bindings.Call) (json.RawMessage, error) { panic("invoker bug") }})
+	if err := f.handle(t, typedEvent("e", event.TypeLogin)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.kvJSON(t, "e"); got != `{"name":"BindingError","code":"unsupported"}` {
+		t.Fatalf("got %s", got)
+	}
+	f.logs.waitFor(testCtx(t), t, "binding call panicked")
+}
+
 func TestHandlerErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -47,6 +47,9 @@ func testRegistry(t testing.TB) *bindings.Registry {
 				Params: []bindings.Param{str("path", true), {Name: "body", Type: bindings.Object}}},
 		},
 		Reply: func(ev *event.Event, content map[string]any) (bindings.Call, error) {
+			if ev.Conversation == nil {
+				return bindings.Call{}, &bindings.ArgumentError{Endpoint: testVendor + ".reply", Param: "conversation", Reason: "is missing"}
+			}
 			args := map[string]any{"wxId": ev.Account, "conversationId": ev.Conversation.ID}
 			switch {
 			case content["text"] != nil:

@@ -21,6 +21,8 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{name: "syntax error", js: "on('message', ev => {\n  let x = ;\n});",
 			want: []string{"SyntaxError", "bad.js", "Line 2"}},
+		{name: "syntax error on the first line", js: "let x = ;",
+			want: []string{"SyntaxError", "bad.js", "Line 1:9 "}},
 		{name: "throw at init", js: "const a = 1;\nthrow new Error('boom at init');",
 			want: []string{"Error: boom at init", "bad.js:2:"}},
 		{name: "reference error at init", js: "\n\nundefinedThing.call();",

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/dop251/goja"
@@ -29,9 +31,33 @@ func compileModule(name string, src []byte) (*goja.Program, error) {
 	}
 	prg, err := goja.Compile(name, wrapperHead+text+wrapperTail, false)
 	if err != nil {
-		return nil, fmt.Errorf("compile: %w", err)
+		return nil, fmt.Errorf("compile: %w", unwrapPosition(err))
 	}
 	return prg, nil
+}
+
+// firstLineCol finds the column of a parser error on the first line, which
+// counts the wrapper's head.
+var firstLineCol = regexp.MustCompile(`Line 1:(\d+) `)
+
+// unwrapPosition corrects a syntax error's first-line column so that it
+// points into the plugin's own text.
+func unwrapPosition(err error) error {
+	var se *goja.CompilerSyntaxError
+	if !errors.As(err, &se) {
+		return err
+	}
+	msg := firstLineCol.ReplaceAllStringFunc(se.Message, func(m string) string {
+		col, convErr := strconv.Atoi(firstLineCol.FindStringSubmatch(m)[1])
+		if convErr != nil || col <= len(wrapperHead) {
+			return m
+		}
+		return fmt.Sprintf("Line 1:%d ", col-len(wrapperHead))
+	})
+	if msg == se.Message {
+		return err
+	}
+	return fmt.Errorf("SyntaxError: %s", msg)
 }
 
 // modName is how a module file is named in positions and stacks: relative

@@ -1,0 +1,2 @@
+const a = require('./a');
+exports.seenA = a.early;

@@ -1,0 +1,2 @@
+exports.greet = (name) => 'hi ' + name;
+exports.file = __filename;
