@@ -97,7 +97,7 @@ func (h *host) bindingFunc(ep *bindings.Endpoint) func(goja.FunctionCall) goja.V
 			return h.rejected(bindings.ErrorInfo{Vendor: vendor, Code: codeInvalidArgument,
 				Message: fmt.Sprintf("%s.%s: arguments are not JSON: %s", vendor, method, h.errText(err))})
 		}
-		return h.startCall(vendor, func(ctx context.Context) (json.RawMessage, error) {
+		return h.startCall(vendor, vendor+"."+method, func(ctx context.Context) (json.RawMessage, error) {
 			m, err := decodeArgs(text)
 			if err != nil {
 				return nil, &bindings.ArgumentError{Endpoint: vendor + "." + method, Param: "arguments", Reason: err.Error()}
@@ -164,7 +164,7 @@ func (h *host) replyFunc(t *task) goja.Value {
 			return h.rejected(bindings.ErrorInfo{Vendor: ev.Vendor, Code: codeInvalidArgument,
 				Message: "ev.reply takes a string or a content object ({image}, {file}, {link}, ...)"})
 		}
-		return h.startCall(ev.Vendor, func(ctx context.Context) (json.RawMessage, error) {
+		return h.startCall(ev.Vendor, "ev.reply", func(ctx context.Context) (json.RawMessage, error) {
 			m, err := content()
 			if err != nil {
 				return nil, &bindings.ArgumentError{Endpoint: ev.Vendor + ".reply", Param: "content", Reason: err.Error()}
@@ -187,12 +187,12 @@ func isString(v goja.Value) bool {
 }
 
 // startCall runs do off the loop and returns a Promise settled with its
-// outcome back on the loop. The call runs with the context of the event
+// outcome back on the loop. label names the call in logs. The call runs with the context of the event
 // whose code makes it; outside any event (timers, the top level) with the
 // plugin's own context bounded by its timeout. Beyond Spec.MaxPending
 // pending calls the promise rejects at once with code "too_many_pending".
 // Loop only.
-func (h *host) startCall(vendor string, do func(ctx context.Context) (json.RawMessage, error)) goja.Value {
+func (h *host) startCall(vendor, label string, do func(ctx context.Context) (json.RawMessage, error)) goja.Value {
 	if h.pending >= h.maxPending {
 		return h.rejected(bindings.ErrorInfo{Vendor: vendor, Code: codeTooManyPending,
 			Message: fmt.Sprintf("%v: %d calls already pending", plugin.ErrTooManyPending, h.pending)})
@@ -211,6 +211,10 @@ func (h *host) startCall(vendor string, do func(ctx context.Context) (json.RawMe
 		cancel()
 		h.loop.post(job{owner: owner, fn: func() {
 			h.pending--
+			if err != nil && owner != nil && owner.kind == taskEvent && owner.state.Load() == stateFinished && errors.Is(err, context.Canceled) {
+				h.log.Warn("binding call cancelled: its event finished first; await the call in the handler",
+					"event", owner.ev.ID, "call", label)
+			}
 			h.settleCall(vendor, data, err, resolve, reject)
 		}})
 	}()

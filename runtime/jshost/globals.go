@@ -108,6 +108,9 @@ func (h *host) jsOn(call goja.FunctionCall) goja.Value {
 		e := h.typeError(format, args...)
 		if h.onErr == nil {
 			h.onErr = fmt.Errorf("on(): "+format, args...)
+			if pos := position(h.rt.CaptureCallStack(4, nil)); pos != "" {
+				h.onErr = fmt.Errorf("%w at %s", h.onErr, pos)
+			}
 		}
 		panic(e)
 	}

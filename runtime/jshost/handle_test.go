@@ -334,6 +334,8 @@ func TestHandlerErrors(t *testing.T) {
 		{"async rejection", "on('*', async (ev) => {\n  await null;\n  throw new Error('later');\n});", "Error: later", "testplugin.js:3:"},
 		{"uncaught binding error", "on('*', async () => {\n  await fakechat.slow({});\n});", "BindingError: no", ""},
 		{"throw a string", "on('*', () => { throw 'plain'; });", "plain", "testplugin.js:1:"},
+		{"throwing thenable", "on('*', () => ({ get then() { throw new Error('bad thenable') } }));", "Error: bad thenable", "testplugin.js:1:"},
+		{"rejecting thenable", "on('*', () => ({ then(ok, fail) { fail(new RangeError('no way')) } }));", "RangeError: no way", ""},
 		{"reject an object", "on('*', () => Promise.reject({code: 7}));", `{"code":7}`, ""},
 		{"stack overflow", "function f() { return f() + 1 }\non('*', () => f());", "maximum call stack size exceeded", "testplugin.js:1:"},
 	}
@@ -370,24 +372,70 @@ func TestSeveralHandlerErrorsAreJoined(t *testing.T) {
 
 func TestInfiniteLoopInHandlerIsInterrupted(t *testing.T) {
 	t.Parallel()
-	timeout := 300 * time.Millisecond
-	f := load(t, `on('message', (ev) => {
-  if (ev.message.text === 'spin') { let i = 0; while (true) { i++ } }
+	tests := []struct{ name, spin string }{
+		{"synchronous", `let i = 0; while (true) { i++ }`},
+		{"after an await", `await fakechat.slow({}); let i = 0; while (true) { i++ }`},
+		{"in a timer of the event", `await new Promise(() => setTimeout(() => { let i = 0; while (true) { i++ } }, 1));`},
+		{"in a microtask", `queueMicrotask(() => { let i = 0; while (true) { i++ } });`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			timeout := 300 * time.Millisecond
+			f := load(t, `on('message', async (ev) => {
+  if (ev.message.text === 'spin') { `+tt.spin+` }
   kv.set('served', ev.id);
 });`, setup{timeout: timeout})
-	start := time.Now()
-	err := f.handle(t, textEvent("spin1", "S:a_b", "spin"))
-	if !errors.Is(err, plugin.ErrTimeout) {
-		t.Fatalf("want ErrTimeout, got %v", err)
+			start := time.Now()
+			err := f.handle(t, textEvent("spin1", "S:a_b", "spin"))
+			if !errors.Is(err, plugin.ErrTimeout) {
+				t.Fatalf("want ErrTimeout, got %v", err)
+			}
+			if took := time.Since(start); took < timeout || took > timeout+3*time.Second {
+				t.Fatalf("Handle returned after %s with a %s timeout", took, timeout)
+			}
+			if err := f.handle(t, textEvent("next", "S:a_b", "hello")); err != nil {
+				t.Fatalf("next event: %v", err)
+			}
+			if got := f.kvJSON(t, "served"); got != `"next"` {
+				t.Fatalf("served %s", got)
+			}
+		})
 	}
-	if took := time.Since(start); took < timeout || took > timeout+3*time.Second {
-		t.Fatalf("Handle returned after %s with a %s timeout", took, timeout)
+}
+
+// An event whose deadline passes while another event's code runs is
+// abandoned without interrupting the code that is running.
+func TestDeadlineInterruptsOnlyItsEvent(t *testing.T) {
+	t.Parallel()
+	slowStarted := make(chan struct{})
+	f := load(t, `on('message', async (ev) => {
+  if (ev.message.text === 'wait') { await fakechat.slow({}); return; }
+  log.info('spinning');
+  const end = Date.now() + 300;
+  while (Date.now() < end) {}
+  kv.set('spun', ev.id);
+});`, setup{timeout: 20 * time.Second, invoker: func(ctx context.Context, _ bindings.Call) (json.RawMessage, error) {
+		close(slowStarted)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}})
+	ctxA, cancelA := context.WithCancel(testCtx(t))
+	aDone := make(chan error, 1)
+	go func() { aDone <- f.h.Handle(ctxA, textEvent("a", "S:a_x", "wait")) }()
+	<-slowStarted
+	bDone := make(chan error, 1)
+	go func() { bDone <- f.handle(t, textEvent("b", "S:b_x", "spin")) }()
+	f.logs.waitFor(testCtx(t), t, "spinning")
+	cancelA()
+	if err := <-aDone; !errors.Is(err, plugin.ErrTimeout) {
+		t.Fatalf("A: want ErrTimeout, got %v", err)
 	}
-	if err := f.handle(t, textEvent("next", "S:a_b", "hello")); err != nil {
-		t.Fatalf("next event: %v", err)
+	if err := <-bDone; err != nil {
+		t.Fatalf("B was hit by A's deadline: %v", err)
 	}
-	if got := f.kvJSON(t, "served"); got != `"next"` {
-		t.Fatalf("served %s", got)
+	if got := f.kvJSON(t, "spun"); got != `"b"` {
+		t.Fatalf("spun %s", got)
 	}
 }
 
@@ -443,6 +491,28 @@ func TestAbandonedEventCancelsItsCalls(t *testing.T) {
 	case <-testCtx(t).Done():
 		t.Fatal("the pending call was not cancelled")
 	}
+}
+
+// A call the handler does not await is cancelled when the event finishes,
+// and the log says why.
+func TestUnawaitedCallIsCancelledWithWarning(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{})
+	f := load(t, `on('*', (ev) => { fakechat.slow({tag: 'fire-and-forget'}); });`, setup{
+		invoker: func(ctx context.Context, _ bindings.Call) (json.RawMessage, error) {
+			close(started)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}})
+	if err := f.handle(t, typedEvent("e7", event.TypeLogin)); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	line := f.logs.waitFor(testCtx(t), t, "binding call cancelled")
+	if line["event"] != "e7" || line["call"] != "fakechat.slow" {
+		t.Fatalf("log %v", line)
+	}
+	f.logs.waitFor(testCtx(t), t, "unhandled promise rejection")
 }
 
 // A handler of conversation A awaiting a slow call does not block

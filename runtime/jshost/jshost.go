@@ -19,8 +19,24 @@
 //
 // What a plugin sees: on, the event object with ev.reply, one object per
 // vendor of the bindings registry, kv, log, console, config, require
-// (inside a folder plugin only), the timer functions and queueMicrotask,
-// and the ECMAScript built-ins. No file system, process, or network.
+// (resolving only inside a folder plugin's own folder), the timer functions
+// and queueMicrotask, and the ECMAScript built-ins. No file system,
+// process, or network.
+//
+// Attribution and deadlines: every piece of JavaScript the loop runs
+// belongs to an event, to the initialization, or to background work.
+// Promise continuations follow the event that awaited (goja's
+// AsyncContextTracker), and timers belong to the event whose code set them
+// while it is being handled. An event's deadline interrupts only its own
+// code; background work (timers firing outside any event, code resumed
+// after its event ended) is bounded by the plugin's timeout per job.
+//
+// Binding calls run on their own goroutines and settle back on the loop. A
+// call made by an event's code runs with that event's context, so it is
+// cancelled when the event finishes or is abandoned. A call made outside
+// any event (the top level, a timer after its event) runs with the
+// version's own context, cancelled by Close, bounded by the plugin's
+// timeout.
 package jshost
 
 import (
@@ -393,7 +409,10 @@ func (h *host) dispatch(t *task, topic string) {
 			h.settle(t, h.handlerError(err))
 			continue
 		}
-		h.awaitResult(t, ret)
+		// Reading "then" of a returned object may run (and throw in) plugin code.
+		if ex := h.rt.Try(func() { h.awaitResult(t, ret) }); ex != nil {
+			h.settle(t, h.handlerError(ex))
+		}
 	}
 	h.settle(t, nil)
 }

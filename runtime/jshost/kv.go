@@ -24,13 +24,11 @@ const maxSafeInteger = 1<<53 - 1
 // "permission_denied".
 func (h *host) kvObject() *goja.Object {
 	o := h.rt.NewObject()
-	for name, fn := range map[string]func(kv.Bucket, goja.FunctionCall) goja.Value{
-		"get":    h.kvGet,
-		"set":    h.kvSet,
-		"delete": h.kvDelete,
-		"incr":   h.kvIncr,
-		"list":   h.kvList,
-	} {
+	for _, m := range []struct {
+		name string
+		fn   func(kv.Bucket, goja.FunctionCall) goja.Value
+	}{{"get", h.kvGet}, {"set", h.kvSet}, {"delete", h.kvDelete}, {"incr", h.kvIncr}, {"list", h.kvList}} {
+		name, fn := m.name, m.fn
 		_ = o.Set(name, func(call goja.FunctionCall) goja.Value {
 			if h.env.KV == nil {
 				perm := &bindings.PermissionError{Plugin: h.name, Permission: plugin.PermKV}
