@@ -47,6 +47,7 @@ type Config struct {
 	PluginDefaults plugin.Settings            `koanf:"plugin_defaults"`
 	Plugins        map[string]plugin.Settings `koanf:"plugins"`
 	Limits         Limits                     `koanf:"limits"`
+	Outbox         Outbox                     `koanf:"outbox"`
 }
 
 // Log configures hclog.
@@ -86,10 +87,18 @@ type Vendor struct {
 	TimeoutMS int      `koanf:"timeout_ms"`
 }
 
-// Quntool adds the apikey.
+// Quntool adds the apikey and the choice of transport for sends.
 type Quntool struct {
 	Vendor `koanf:",squash"`
 	APIKey string `koanf:"apikey"`
+	// Transport carries message sends: "http" (default) or "mqtt" (the
+	// vendor's SendMessage / SendMessageResp topics on MQTTURL). Every
+	// other endpoint always goes over HTTP.
+	Transport string `koanf:"transport"`
+	// MQTTURL is the broker, "tcp://host:port" (required for mqtt).
+	MQTTURL      string `koanf:"mqtt_url"`
+	MQTTUsername string `koanf:"mqtt_username"`
+	MQTTPassword string `koanf:"mqtt_password"`
 }
 
 // Msgserver adds the signing settings.
@@ -98,6 +107,27 @@ type Msgserver struct {
 	Secret            string `koanf:"secret"`
 	SignatureEncoding string `koanf:"signature_encoding"` // urlencoded (Python form) or raw (JavaScript form)
 	TimeoutMS         int    `koanf:"timeout_ms"`
+	// Poll makes the runtime page new archive messages into the journal
+	// as message events (SPEC §4). Off while Targets is empty.
+	Poll MsgserverPoll `koanf:"poll"`
+}
+
+// MsgserverPoll configures the msgserver archive poller.
+type MsgserverPoll struct {
+	// IntervalMS is the pause between two polls of one staff member
+	// (default 10000).
+	IntervalMS int `koanf:"interval_ms"`
+	// Sync asks the vendor to sync a corp's archive (chat-msg/sync) before
+	// each poll round of it (default true).
+	Sync bool `koanf:"sync"`
+	// Targets are the corps and staff members polled.
+	Targets []PollTarget `koanf:"targets"`
+}
+
+// PollTarget is one corp and the staff members whose archive is polled.
+type PollTarget struct {
+	CorpID string   `koanf:"corp_id"`
+	Staff  []string `koanf:"staff"`
 }
 
 // Limits are the host-enforced rate limits; defaults are the vendors'
@@ -119,6 +149,17 @@ type Limits struct {
 	MaxWaitMS int `koanf:"max_wait_ms"`
 }
 
+// Outbox configures the durable outbox of sends (SPEC §10).
+type Outbox struct {
+	// MaxAttempts is how many times a send is tried before it moves to the
+	// dead-letter list (default 5).
+	MaxAttempts int `koanf:"max_attempts"`
+	// BackoffMS is the pause before the first retry of a transient failure,
+	// doubled for each further one up to MaxBackoffMS (defaults 1000, 60000).
+	BackoffMS    int `koanf:"backoff_ms"`
+	MaxBackoffMS int `koanf:"max_backoff_ms"`
+}
+
 // MaxWait is Limits.MaxWaitMS as a duration.
 func (l Limits) MaxWait() time.Duration { return time.Duration(l.MaxWaitMS) * time.Millisecond }
 
@@ -133,10 +174,11 @@ func Default() *Config {
 		Log:        Log{Level: "info", Format: "text"},
 		Receiver:   Receiver{MaxBodyBytes: 1 << 20},
 		Vendors: Vendors{
-			Quntool:   Quntool{Vendor: Vendor{BaseURL: "http://127.0.0.1:9000/gnapi/open"}},
-			Wework:    Vendor{BaseURL: "http://127.0.0.1:8080"},
-			Wechat:    Vendor{BaseURL: "http://127.0.0.1:8081"},
-			Msgserver: Msgserver{BaseURL: "http://127.0.0.1:9002/api/v1", SignatureEncoding: "urlencoded"},
+			Quntool: Quntool{Vendor: Vendor{BaseURL: "http://127.0.0.1:9000/gnapi/open"}},
+			Wework:  Vendor{BaseURL: "http://127.0.0.1:8080"},
+			Wechat:  Vendor{BaseURL: "http://127.0.0.1:8081"},
+			Msgserver: Msgserver{BaseURL: "http://127.0.0.1:9002/api/v1", SignatureEncoding: "urlencoded",
+				Poll: MsgserverPoll{IntervalMS: 10000, Sync: true}},
 		},
 		PluginDefaults: plugin.Settings{Allow: []string{"*"}, TimeoutMS: 5000},
 		Plugins:        map[string]plugin.Settings{},
@@ -147,6 +189,8 @@ func Default() *Config {
 	c.Limits.Wework.SendIntervalMS = 500
 	c.Limits.Msgserver.RequestsPerSecond = 100
 	c.Limits.MaxWaitMS = 30000
+	c.Vendors.Quntool.Transport = "http"
+	c.Outbox = Outbox{MaxAttempts: 5, BackoffMS: 1000, MaxBackoffMS: 60000}
 	return c
 }
 
@@ -347,7 +391,29 @@ func (c *Config) Validate() error {
 	if e := c.Vendors.Msgserver.SignatureEncoding; e != "urlencoded" && e != "raw" {
 		return bad("vendors.msgserver.signature_encoding", "want urlencoded or raw, got %q", e)
 	}
+	switch q := c.Vendors.Quntool; q.Transport {
+	case "http":
+	case "mqtt":
+		u, err := url.Parse(q.MQTTURL)
+		if err != nil || (u.Scheme != "tcp" && u.Scheme != "mqtt" && u.Scheme != "ssl" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			return bad("vendors.quntool.mqtt_url", "want tcp://host:port (or ssl://, ws://, wss://) with transport mqtt, got %q", q.MQTTURL)
+		}
+	default:
+		return bad("vendors.quntool.transport", "want http or mqtt, got %q", q.Transport)
+	}
+	for i, t := range c.Vendors.Msgserver.Poll.Targets {
+		if strings.TrimSpace(t.CorpID) == "" {
+			return bad(fmt.Sprintf("vendors.msgserver.poll.targets[%d].corp_id", i), "must not be empty")
+		}
+		if len(t.Staff) == 0 {
+			return bad(fmt.Sprintf("vendors.msgserver.poll.targets[%d].staff", i), "must list at least one staff id")
+		}
+	}
 	for key, v := range map[string]int{
+		"vendors.msgserver.poll.interval_ms":     c.Vendors.Msgserver.Poll.IntervalMS,
+		"outbox.max_attempts":                    c.Outbox.MaxAttempts,
+		"outbox.backoff_ms":                      c.Outbox.BackoffMS,
+		"outbox.max_backoff_ms":                  c.Outbox.MaxBackoffMS,
 		"limits.quntool.send_interval_ms":        c.Limits.Quntool.SendIntervalMS,
 		"limits.quntool.sends_per_hour_per_corp": c.Limits.Quntool.SendsPerHourPerCorp,
 		"limits.wechat.calls_per_minute":         c.Limits.Wechat.CallsPerMinute,

@@ -37,7 +37,7 @@ type Journal interface {
 	// Wait blocks until an event with Seq > after exists or ctx is done.
 	Wait(ctx context.Context, after uint64) error
 	// Progress returns the delivery progress of one consumer.
-	Progress(consumer string) Progress
+	Progress(consumer string) (Progress, error)
 	// Forget drops a consumer's progress.
 	Forget(consumer string) error
 }
@@ -106,13 +106,17 @@ func (d *Dispatcher) Set(name string, spec *plugin.Spec, h plugin.Handler) error
 	if d.stopped {
 		return ErrStopped
 	}
-	v := newVersion(h, spec)
 	if s, ok := d.slots[name]; ok {
-		old := s.cur.Swap(v)
+		old := s.cur.Swap(newVersion(h, spec))
 		old.retire()
 		return nil
 	}
-	s := &slot{d: d, name: name, progress: d.j.Progress(name), queues: map[string]*queue{},
+	progress, err := d.j.Progress(name)
+	if err != nil {
+		return fmt.Errorf("progress of %s: %w", name, err)
+	}
+	v := newVersion(h, spec)
+	s := &slot{d: d, name: name, progress: progress, queues: map[string]*queue{},
 		sem: make(chan struct{}, d.opts.MaxInFlight), log: d.log.With("plugin", name)}
 	s.cur.Store(v)
 	s.ctx, s.cancel = context.WithCancel(context.Background())

@@ -65,7 +65,7 @@ func (j *memJournal) Wait(ctx context.Context, after uint64) error {
 	}
 }
 
-func (j *memJournal) Progress(name string) Progress {
+func (j *memJournal) Progress(name string) (Progress, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	p, ok := j.progress[name]
@@ -73,7 +73,13 @@ func (j *memJournal) Progress(name string) Progress {
 		p = &memProgress{done: map[uint64]bool{}}
 		j.progress[name] = p
 	}
-	return p
+	return p, nil
+}
+
+// prog is the progress of name, for assertions.
+func (j *memJournal) prog(name string) *memProgress {
+	p, _ := j.Progress(name)
+	return p.(*memProgress)
 }
 
 func (j *memJournal) Forget(name string) error {
@@ -206,7 +212,7 @@ func TestOrderPerConversationConcurrencyAcross(t *testing.T) {
 	if fmt.Sprint(order) != "[0 1]" {
 		t.Fatalf("conversation A out of order: %v", order)
 	}
-	waitFor(t, "progress", func() bool { return j.Progress("p").(*memProgress).count() == 4 })
+	waitFor(t, "progress", func() bool { return j.prog("p").count() == 4 })
 }
 
 func TestUnwantedEventsAreMarkedDone(t *testing.T) {
@@ -217,7 +223,7 @@ func TestUnwantedEventsAreMarkedDone(t *testing.T) {
 	r := &recorder{wants: func(ev *event.Event) bool { return ev.Conversation.ID == "S:yes" }}
 	_ = d.Set("p", spec(), r)
 	j.add(msg("S:no", 1), msg("S:yes", 1), msg("S:no", 2))
-	waitFor(t, "progress of all three", func() bool { return j.Progress("p").(*memProgress).count() == 3 })
+	waitFor(t, "progress of all three", func() bool { return j.prog("p").count() == 3 })
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.got) != 1 || r.got[0].Conversation.ID != "S:yes" {
@@ -242,7 +248,7 @@ func TestRetriesOnlyWhenAsked(t *testing.T) {
 			sp.Retries = retries
 			_ = d.Set("p", sp, r)
 			j.add(msg("S:x", 1), msg("S:x", 2))
-			waitFor(t, "both done", func() bool { return j.Progress("p").(*memProgress).count() == 2 })
+			waitFor(t, "both done", func() bool { return j.prog("p").count() == 2 })
 			if got := int(calls.Load()); got != 2*(retries+1) {
 				t.Fatalf("calls = %d, want %d", got, 2*(retries+1))
 			}
@@ -254,7 +260,7 @@ func TestResumeFromProgress(t *testing.T) {
 	t.Parallel()
 	j := newMemJournal()
 	j.add(msg("S:x", 1), msg("S:x", 2), msg("S:y", 1))
-	j.Progress("p").Done(1) // handled before a crash; 2 and 3 were not
+	j.prog("p").Done(1) // handled before a crash; 2 and 3 were not
 	d := New(j, Options{})
 	defer d.Stop(context.Background())
 	r := &recorder{}
@@ -312,7 +318,7 @@ func TestSwapUnderStream(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	<-done
-	waitFor(t, "all events", func() bool { return j.Progress("p").(*memProgress).count() == total })
+	waitFor(t, "all events", func() bool { return j.prog("p").count() == total })
 	mu.Lock()
 	defer mu.Unlock()
 	if len(seen) != total {

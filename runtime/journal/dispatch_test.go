@@ -21,12 +21,8 @@ type adapter struct {
 	t *testing.T
 }
 
-func (a adapter) Progress(name string) dispatch.Progress {
-	p, err := a.Consumer(name)
-	if err != nil {
-		a.t.Errorf("consumer %s: %v", name, err)
-	}
-	return p
+func (a adapter) Progress(name string) (dispatch.Progress, error) {
+	return a.Consumer(name)
 }
 
 // handler records what it handles; block holds events until released.

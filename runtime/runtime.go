@@ -1,0 +1,325 @@
+// Package runtime assembles Switchboard: the Badger store, the journal,
+// the receiver, the dispatcher, the plugin hosts and their hot reload, and
+// the vendor bindings, and runs them as one Runtime.
+//
+// Lifecycle, in order:
+//  1. New opens the store and builds every part; nothing listens yet.
+//  2. Start loads the plugins, starts the folder watchers and the
+//     dispatcher's delivery of everything still pending in the journal,
+//     then listens for callbacks. /readyz answers 200 from then on.
+//  3. Stop stops listening (callbacks in progress are answered), stops
+//     the watchers, drains the events in flight (up to the context), and
+//     closes the journal and the store. Events not finished by then are
+//     delivered again on the next Start.
+//
+// A Runtime is started once and stopped once. Its methods are safe for
+// concurrent use.
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/hashicorp/go-hclog"
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchboard-dev/switchboard/bindings"
+	"github.com/switchboard-dev/switchboard/kv"
+	badgerkv "github.com/switchboard-dev/switchboard/kv/badger"
+	"github.com/switchboard-dev/switchboard/runtime/admin"
+	"github.com/switchboard-dev/switchboard/runtime/config"
+	"github.com/switchboard-dev/switchboard/runtime/dispatch"
+	"github.com/switchboard-dev/switchboard/runtime/jshost"
+	"github.com/switchboard-dev/switchboard/runtime/journal"
+	"github.com/switchboard-dev/switchboard/runtime/metrics"
+	"github.com/switchboard-dev/switchboard/runtime/plugin"
+	"github.com/switchboard-dev/switchboard/runtime/receiver"
+	"github.com/switchboard-dev/switchboard/runtime/reload"
+	"github.com/switchboard-dev/switchboard/runtime/storage"
+)
+
+// Options configure a Runtime.
+type Options struct {
+	Config *config.Config
+	Logger hclog.Logger
+	// InMemory keeps the store in memory instead of data_dir (tests, replay).
+	InMemory bool
+	// HTTPClient makes the vendor calls (default: a client with sane timeouts).
+	HTTPClient *http.Client
+	// NoWatch disables the folder watchers (plugins load once at Start).
+	NoWatch bool
+	// Listener, when set, is used instead of listening on cfg.Listen (so a
+	// caller can learn the address before the runtime starts).
+	Listener net.Listener
+}
+
+// Runtime is one running Switchboard.
+type Runtime struct {
+	cfg     *config.Config
+	log     hclog.Logger
+	db      *badger.DB
+	journal *journal.Journal
+	kv      *badgerkv.Store
+	reg     *bindings.Registry
+	metrics *metrics.Metrics
+	disp    *dispatch.Dispatcher
+	plugins *reload.Manager
+	recv    *receiver.Receiver
+	srv     *fasthttp.Server
+	noWatch bool
+	preLn   net.Listener
+
+	ln       net.Listener
+	ready    atomic.Bool
+	cancel   context.CancelFunc
+	watchers []*reload.Watcher
+	served   chan error
+	gcStop   chan struct{}
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// New builds a Runtime from its configuration.
+func New(o Options) (*Runtime, error) {
+	cfg := o.Config
+	if cfg == nil {
+		cfg = config.Default()
+	}
+	log := o.Logger
+	if log == nil {
+		log = NewLogger(cfg.Log, nil)
+	}
+	r := &Runtime{cfg: cfg, log: log, metrics: metrics.New(), noWatch: o.NoWatch, preLn: o.Listener, gcStop: make(chan struct{})}
+	reg, err := Registry(cfg, o.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
+	r.reg = reg
+	db, err := storage.Open(cfg.DataDir, storage.Options{InMemory: o.InMemory, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	r.db = db
+	j, err := journal.Open(db, journal.Options{Logger: log})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	r.journal = j
+	r.kv = badgerkv.New(db)
+	r.disp = dispatch.New(journalAdapter{j}, dispatch.Options{Logger: log, Observer: r.metrics})
+	r.plugins = reload.NewManager(reload.Options{
+		Dirs:    map[plugin.Kind]string{plugin.JS: cfg.ScriptsDir},
+		Loaders: map[plugin.Kind]plugin.Loader{plugin.JS: jshost.New(jshost.Options{})},
+		Target:  r.disp,
+		Resolve: func(src plugin.Source) (*plugin.Spec, error) {
+			return plugin.Resolve(src, cfg.PluginDefaults, cfg.PluginSettings(src.Name))
+		},
+		Env:     r.env,
+		Observe: func(name, result string) { r.metrics.Reloads.WithLabelValues(name, result).Inc() },
+		Logger:  log,
+	})
+	vendors := map[string]receiver.Vendor{}
+	for name, vc := range map[string]config.Vendor{
+		"quntool": cfg.Vendors.Quntool.Vendor, "wework": cfg.Vendors.Wework, "wechat": cfg.Vendors.Wechat,
+	} {
+		norm, ok := reg.Normalizer(name)
+		if !ok {
+			continue
+		}
+		allow, err := receiver.ParseAllowList(vc.AllowIPs)
+		if err != nil {
+			r.closeStore()
+			return nil, fmt.Errorf("vendors.%s.allow_ips: %w", name, err)
+		}
+		vendors[name] = receiver.Vendor{Normalize: norm, Token: vc.CallbackToken, Allow: allow}
+	}
+	r.recv = receiver.New(receiver.Options{
+		Vendors:      vendors,
+		Store:        j,
+		MaxBodyBytes: cfg.Receiver.MaxBodyBytes,
+		Logger:       log,
+		Metrics:      r.metrics,
+		Ready:        r.readyErr,
+		Admin:        admin.New(r, cfg.Admin.Token).Serve,
+	})
+	r.srv = &fasthttp.Server{
+		Handler:            r.recv.Handler,
+		Name:               "switchboard",
+		MaxRequestBodySize: r.recv.ServerLimit(),
+		ReadTimeout:        30 * time.Second,
+		WriteTimeout:       30 * time.Second,
+		IdleTimeout:        2 * time.Minute,
+		Logger:             fasthttpLogger{log.Named("http")},
+	}
+	return r, nil
+}
+
+// env builds the host environment of one plugin version.
+func (r *Runtime) env(spec *plugin.Spec) plugin.Env {
+	env := plugin.Env{
+		Spec:     spec,
+		Log:      r.log.Named("plugin").With("plugin", spec.Name),
+		Invoker:  plugin.Guard(spec.Name, spec.Grants, r.callCounter()),
+		Registry: r.reg,
+	}
+	if spec.Grants.Allows(plugin.PermKV) {
+		env.KV = r.kv.Bucket(spec.Name)
+	}
+	return env
+}
+
+// callCounter is the innermost Invoker: the registry, counted.
+func (r *Runtime) callCounter() bindings.Invoker {
+	return bindings.InvokerFunc(func(ctx context.Context, c bindings.Call) (json.RawMessage, error) {
+		data, err := r.reg.Invoke(ctx, c)
+		result := "ok"
+		if err != nil {
+			result = fmt.Sprint(bindings.Describe(c.Vendor, err).Code)
+		}
+		r.metrics.Calls.WithLabelValues(c.Vendor, c.Method, result).Inc()
+		return data, err
+	})
+}
+
+// Start loads the plugins, starts delivery and the watchers, and listens.
+func (r *Runtime) Start(ctx context.Context) error {
+	for _, dir := range []string{r.cfg.ScriptsDir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", dir, err)
+		}
+	}
+	if err := r.plugins.SyncAll(ctx); err != nil {
+		// Plugins that failed are reported; the others run.
+		r.log.Warn("some plugins did not load", "error", err)
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	if !r.noWatch {
+		for kind, dir := range map[plugin.Kind]string{plugin.JS: r.cfg.ScriptsDir} {
+			w, err := reload.Watch(wctx, dir, kind, 0, r.log, func(names []string) {
+				_ = r.plugins.Reload(wctx, kind, names)
+			})
+			if err != nil {
+				cancel()
+				return err
+			}
+			r.watchers = append(r.watchers, w)
+		}
+	}
+	ln := r.preLn
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", r.cfg.Listen); err != nil {
+			cancel()
+			return fmt.Errorf("listen on %s: %w", r.cfg.Listen, err)
+		}
+	}
+	r.ln = ln
+	r.served = make(chan error, 1)
+	go func() { r.served <- r.srv.Serve(ln) }()
+	go storage.RunGC(r.db, 5*time.Minute, r.gcStop)
+	r.ready.Store(true)
+	r.log.Info("switchboard running", "listen", ln.Addr().String(), "data_dir", r.cfg.DataDir,
+		"scripts_dir", r.cfg.ScriptsDir, "plugins", len(r.disp.Plugins()))
+	return nil
+}
+
+// Addr is the address the receiver listens on (after Start).
+func (r *Runtime) Addr() string {
+	if r.ln == nil {
+		return ""
+	}
+	return r.ln.Addr().String()
+}
+
+// Stop shuts down in order, draining events in flight up to ctx.
+func (r *Runtime) Stop(ctx context.Context) error {
+	r.stopOnce.Do(func() {
+		r.ready.Store(false)
+		var errs []error
+		if r.ln != nil {
+			if err := r.srv.ShutdownWithContext(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("stop listening: %w", err))
+			}
+		}
+		if r.cancel != nil {
+			r.cancel()
+			for _, w := range r.watchers {
+				<-w.Done()
+			}
+		}
+		if err := r.disp.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		close(r.gcStop)
+		errs = append(errs, r.closeStore())
+		r.stopErr = errors.Join(errs...)
+		r.log.Info("switchboard stopped")
+	})
+	return r.stopErr
+}
+
+func (r *Runtime) closeStore() error {
+	var errs []error
+	if err := r.journal.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close journal: %w", err))
+	}
+	if err := r.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Runtime) readyErr() error {
+	if !r.ready.Load() {
+		return receiver.ErrNotReady
+	}
+	return nil
+}
+
+// Registry is the bindings registry the runtime uses.
+func (r *Runtime) Registry() *bindings.Registry { return r.reg }
+
+// Metrics are the runtime's collectors.
+func (r *Runtime) Metrics() *metrics.Metrics { return r.metrics }
+
+// Plugins implements admin.Backend.
+func (r *Runtime) Plugins() []reload.Status { return r.plugins.Status() }
+
+// ReloadAll implements admin.Backend.
+func (r *Runtime) ReloadAll(ctx context.Context) error { return r.plugins.SyncAll(ctx) }
+
+// KV implements admin.Backend.
+func (r *Runtime) KV() kv.Store { return r.kv }
+
+// Rejected implements admin.Backend.
+func (r *Runtime) Rejected(limit int) ([]admin.Rejected, error) {
+	rs, err := r.journal.Rejected(limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]admin.Rejected, len(rs))
+	for i, x := range rs {
+		out[i] = admin.Rejected{Vendor: x.Vendor, Remote: x.Remote, Reason: x.Reason, Received: x.Received, Body: string(x.Body)}
+	}
+	return out, nil
+}
+
+type fasthttpLogger struct{ l hclog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Debug(fmt.Sprintf(format, args...)) }
+
+// journalAdapter presents the journal to the dispatcher.
+type journalAdapter struct{ *journal.Journal }
+
+func (a journalAdapter) Progress(name string) (dispatch.Progress, error) { return a.Consumer(name) }
