@@ -295,3 +295,49 @@ func TestKill9ThenRestartDeliversEveryAcknowledgedCallback(t *testing.T) {
 		t.Fatalf("exit code %d after SIGTERM, want 0", code)
 	}
 }
+
+func TestCheckReportsBrokenPlugins(t *testing.T) {
+	dir := t.TempDir()
+	scripts := filepath.Join(dir, "scripts")
+	files := map[string]string{
+		"good.js":          "on('message.text', async (ev) => { await ev.reply('hi'); });",
+		"syntax.js":        "on('message', (ev) => {\n  let x = ;\n});",
+		"throws.js":        "throw new Error('boom at init');",
+		"badmanifest.js":   "on('*', () => {});",
+		"badmanifest.json": `{"permisions": ["kv"]}`,
+		"folder/index.js":  "const u = require('./lib/u.js'); on('*', () => u());",
+		"folder/lib/u.js":  "module.exports = () => 1;",
+		"escape/index.js":  "require('../good.js');",
+		"badpattern.js":    "on('message..text', () => {});",
+	}
+	for name, src := range files {
+		p := filepath.Join(scripts, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := start(t, dir, "check", "scripts")
+	if code := p.waitExit(t, 30*time.Second); code != 1 {
+		t.Fatalf("exit code %d, want 1\n%s%s", code, p.stdout, p.stderr)
+	}
+	out := p.stdout.String()
+	for _, want := range []string{
+		"ok   good ", "ok   folder ",
+		"FAIL syntax ", "syntax.js: Line 2:11",
+		"FAIL throws ", "boom at init",
+		"FAIL badmanifest ", "permisions",
+		"FAIL escape ",
+		"FAIL badpattern ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	good := start(t, dir, "check", filepath.Join("scripts", "good.js"))
+	if code := good.waitExit(t, 30*time.Second); code != 0 {
+		t.Errorf("checking the good plugin alone: exit %d\n%s", code, good.stdout)
+	}
+}

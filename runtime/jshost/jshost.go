@@ -282,7 +282,7 @@ func (h *host) initialize(prg *goja.Program) error {
 	err := h.runEntry(prg)
 	h.initialized = true
 	if err != nil {
-		return fmt.Errorf("initialize: %w", err)
+		return fmt.Errorf("initialize: %w", h.scriptError(err))
 	}
 	if h.onErr != nil {
 		return fmt.Errorf("initialize: %w", h.onErr)

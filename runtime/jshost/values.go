@@ -303,6 +303,40 @@ func (h *host) handlerError(err error) error {
 	return &plugin.HandlerError{Plugin: h.name, Message: err.Error()}
 }
 
+// scriptError is an exception thrown by plugin code outside any handler
+// (the top level), as the message and the plugin's own frames: the host's
+// native frames say nothing to the plugin's author. Other errors are
+// returned as they are. Loop only.
+func (h *host) scriptError(err error) error {
+	var ex *goja.Exception
+	if !errors.As(err, &ex) {
+		return err
+	}
+	msg, stack := h.describe(ex.Value())
+	if stack == "" {
+		stack = stackLines(ex.String())
+	}
+	var own []string
+	for _, line := range strings.Split(stack, "\n") {
+		if line != "" && !strings.HasSuffix(strings.TrimSpace(line), "(native)") {
+			own = append(own, "    "+strings.TrimSpace(line))
+		}
+	}
+	if len(own) > 0 {
+		msg += "\n" + strings.Join(own, "\n")
+	}
+	return &scriptFailure{msg: msg, err: ex}
+}
+
+// scriptFailure is an exception described for people, still wrapping it.
+type scriptFailure struct {
+	msg string
+	err error
+}
+
+func (e *scriptFailure) Error() string { return e.msg }
+func (e *scriptFailure) Unwrap() error { return e.err }
+
 // rejectionError is a handler whose promise rejected with reason.
 func (h *host) rejectionError(reason goja.Value) error {
 	msg, stack := h.describe(reason)
