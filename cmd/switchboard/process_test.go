@@ -341,3 +341,49 @@ func TestCheckReportsBrokenPlugins(t *testing.T) {
 		t.Errorf("checking the good plugin alone: exit %d\n%s", code, good.stdout)
 	}
 }
+
+// runOut runs a short command to its end and returns stdout and the exit code.
+func runOut(t *testing.T, dir string, args ...string) (string, int) {
+	t.Helper()
+	p := start(t, dir, args...)
+	code := p.waitExit(t, 30*time.Second)
+	if code != 0 {
+		t.Logf("%v: exit %d\n%s%s", args, code, p.stdout, p.stderr)
+	}
+	return p.stdout.String(), code
+}
+
+func TestKVOnStoppedStoreAndThroughRunningProcess(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg := fmt.Sprintf("listen: %q\ndata_dir: ./data\nscripts_dir: ./scripts\nplugins_dir: ./plugins\n", addr)
+	if err := os.WriteFile(filepath.Join(dir, "switchboard.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	steps := func(where string) {
+		if _, code := runOut(t, dir, "kv", "set", "--plugin", "bot", "greeting", `{"text":"hi `+where+`"}`); code != 0 {
+			t.Fatalf("%s: set failed", where)
+		}
+		out, code := runOut(t, dir, "kv", "get", "--plugin", "bot", "greeting")
+		if code != 0 || strings.TrimSpace(out) != `{"text":"hi `+where+`"}` {
+			t.Errorf("%s: get = %q (exit %d)", where, out, code)
+		}
+		out, _ = runOut(t, dir, "kv", "ls", "--plugin", "bot", "--prefix", "gree")
+		if !strings.HasPrefix(out, "greeting\t") {
+			t.Errorf("%s: ls = %q", where, out)
+		}
+		if _, code := runOut(t, dir, "kv", "del", "--plugin", "bot", "greeting"); code != 0 {
+			t.Errorf("%s: del failed", where)
+		}
+		if _, code := runOut(t, dir, "kv", "get", "--plugin", "bot", "greeting"); code == 0 {
+			t.Errorf("%s: get after del succeeded", where)
+		}
+	}
+	steps("stopped")
+	if _, code := runOut(t, dir, "kv", "set", "--plugin", "bot", "n", "not json"); code == 0 {
+		t.Error("a value that is not JSON was accepted")
+	}
+	p := start(t, dir, "run")
+	waitReady(t, "http://"+addr, p)
+	steps("running") // the store is locked: the admin API serves it
+}

@@ -8,8 +8,11 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -32,6 +35,11 @@ type Options struct {
 	// Logger receives Badger's own messages at warn and above.
 	Logger hclog.Logger
 }
+
+// ErrLocked is Open's error when another process (a running switchboard)
+// holds the data_dir. Commands that work on a stopped store fall back to
+// the running process's admin API on it.
+var ErrLocked = errors.New("the store is in use by another process")
 
 // Open opens (creating if needed) the database in dir. Writes are not
 // synced one by one: the journal group-commits and calls DB.Sync before it
@@ -58,6 +66,9 @@ func Open(dir string, o Options) (*badger.DB, error) {
 		WithLogger(badgerLogger{logger(o.Logger)})
 	db, err := badger.Open(opts)
 	if err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) || strings.Contains(err.Error(), "Another process is using this Badger database") {
+			return nil, fmt.Errorf("open badger in %s: %w", dir, ErrLocked)
+		}
 		return nil, fmt.Errorf("open badger in %s: %w", dir, err)
 	}
 	return db, nil
