@@ -387,3 +387,19 @@ func TestKVOnStoppedStoreAndThroughRunningProcess(t *testing.T) {
 	waitReady(t, "http://"+addr, p)
 	steps("running") // the store is locked: the admin API serves it
 }
+
+func TestNewJSScaffoldsAPluginThatChecks(t *testing.T) {
+	dir := t.TempDir()
+	if out, code := runOut(t, dir, "new", "js", "greeter"); code != 0 || !strings.Contains(out, "greeter.js") {
+		t.Fatalf("new js: exit %d, %q", code, out)
+	}
+	if out, code := runOut(t, dir, "check", "scripts"); code != 0 || !strings.Contains(out, "ok   greeter") {
+		t.Errorf("the scaffold does not pass check: %q", out)
+	}
+	if _, code := runOut(t, dir, "new", "js", "greeter"); code == 0 {
+		t.Error("a second scaffold over the first succeeded")
+	}
+	if _, code := runOut(t, dir, "new", "js", "../evil"); code == 0 {
+		t.Error("a bad name was accepted")
+	}
+}
