@@ -15,7 +15,6 @@ import (
 	"github.com/switchboard-dev/switchboard/bindings"
 	badgerkv "github.com/switchboard-dev/switchboard/kv/badger"
 	"github.com/switchboard-dev/switchboard/runtime/config"
-	"github.com/switchboard-dev/switchboard/runtime/jshost"
 	"github.com/switchboard-dev/switchboard/runtime/plugin"
 	"github.com/switchboard-dev/switchboard/runtime/storage"
 )
@@ -51,9 +50,7 @@ func NewChecker(cfg *config.Config) (*Checker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Checker{cfg: cfg, reg: reg, db: db, loaders: map[plugin.Kind]plugin.Loader{
-		plugin.JS: jshost.New(jshost.Options{}),
-	}}, nil
+	return &Checker{cfg: cfg, reg: reg, db: db, loaders: loaders(cfg)}, nil
 }
 
 // Close releases the throwaway store.

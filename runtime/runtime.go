@@ -118,8 +118,8 @@ func New(o Options) (*Runtime, error) {
 	r.kv = badgerkv.New(db)
 	r.disp = dispatch.New(journalAdapter{j}, dispatch.Options{Logger: log, Observer: r.metrics})
 	r.plugins = reload.NewManager(reload.Options{
-		Dirs:    map[plugin.Kind]string{plugin.JS: cfg.ScriptsDir},
-		Loaders: map[plugin.Kind]plugin.Loader{plugin.JS: jshost.New(jshost.Options{})},
+		Dirs:    pluginDirs(cfg),
+		Loaders: loaders(cfg),
 		Target:  r.disp,
 		Resolve: func(src plugin.Source) (*plugin.Spec, error) {
 			return plugin.Resolve(src, cfg.PluginDefaults, cfg.PluginSettings(src.Name))
@@ -164,6 +164,19 @@ func New(o Options) (*Runtime, error) {
 	return r, nil
 }
 
+// loaders are the plugin hosts, by kind.
+func loaders(cfg *config.Config) map[plugin.Kind]plugin.Loader {
+	return map[plugin.Kind]plugin.Loader{plugin.JS: jshost.New(jshost.Options{})}
+}
+
+// pluginDirs are the watched plugin folders, by kind.
+func pluginDirs(cfg *config.Config) map[plugin.Kind]string {
+	return map[plugin.Kind]string{plugin.JS: cfg.ScriptsDir, plugin.WASM: cfg.PluginsDir}
+}
+
+// pluginDir is the folder of one kind of plugin.
+func pluginDir(cfg *config.Config, kind plugin.Kind) string { return pluginDirs(cfg)[kind] }
+
 // env builds the host environment of one plugin version.
 func (r *Runtime) env(spec *plugin.Spec) plugin.Env {
 	env := plugin.Env{
@@ -193,7 +206,7 @@ func (r *Runtime) callCounter() bindings.Invoker {
 
 // Start loads the plugins, starts delivery and the watchers, and listens.
 func (r *Runtime) Start(ctx context.Context) error {
-	for _, dir := range []string{r.cfg.ScriptsDir} {
+	for _, dir := range []string{r.cfg.ScriptsDir, r.cfg.PluginsDir} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", dir, err)
 		}
@@ -205,7 +218,8 @@ func (r *Runtime) Start(ctx context.Context) error {
 	wctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	if !r.noWatch {
-		for kind, dir := range map[plugin.Kind]string{plugin.JS: r.cfg.ScriptsDir} {
+		for kind := range loaders(r.cfg) {
+			dir := pluginDir(r.cfg, kind)
 			w, err := reload.Watch(wctx, dir, kind, 0, r.log, func(names []string) {
 				_ = r.plugins.Reload(wctx, kind, names)
 			})

@@ -30,7 +30,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("config", "", "config file (default ./switchboard.yaml when it exists)")
-	root.AddCommand(runCmd(), checkCmd(), versionCmd(), simCmd(), kvCmd(), newCmd())
+	root.AddCommand(runCmd(), checkCmd(), versionCmd(), simCmd(), kvCmd(), newCmd(), replayCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "switchboard:", err)
 		var ee *exitError

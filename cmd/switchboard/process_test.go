@@ -403,3 +403,63 @@ func TestNewJSScaffoldsAPluginThatChecks(t *testing.T) {
 		t.Error("a bad name was accepted")
 	}
 }
+
+func TestReplayPrintsWhatPluginsDid(t *testing.T) {
+	dir := t.TempDir()
+	scripts := filepath.Join(dir, "scripts")
+	echo, err := os.ReadFile("../../scripts/echo.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, src := range map[string]string{
+		"echo.js":    string(echo),
+		"nosy.js":    "on('message.text', async () => { try { await quntool.group.create({wxId: 'x', roomName: 'y', userIds: []}); } catch (e) { if (e.code !== 'permission_denied') throw e; } });",
+		"nosy.json":  `{"permissions": ["kv"]}`,
+		"thrower.js": "on('login', () => { throw new Error('no logins please'); });",
+	} {
+		if err := os.MkdirAll(scripts, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(scripts, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := os.ReadFile("../../bindings/quntool/testdata/callbacks/text_msg.received.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _, _ := strings.Cut(string(raw), "\n----------")
+	if err := os.WriteFile(filepath.Join(dir, "raw.jsonl"), []byte("# a seed callback\n"+body+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runOut(t, dir, "replay", "--vendor", "quntool", "raw.jsonl")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"message.text -> echo: ok",
+		`quntool.msg.text {"content":"echo: 呼啦","conversationId":"S:168885056393XXXX_788130083907XXXX","wxId":"168885056393XXXX"}`,
+		"message.text -> nosy: ok",
+		"quntool.group.create",
+		"refused: ",
+		"1 events replayed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("replay output lacks %q:\n%s", want, out)
+		}
+	}
+	events := `{"id":"e1","type":"login","vendor":"quntool","account":"1688850000000001","time":1,"received":1,"raw":{}}` + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "events.jsonl"), []byte(events), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code = runOut(t, dir, "replay", "--plugin", "thrower", "events.jsonl")
+	if code != 1 || !strings.Contains(out, "e1 login -> thrower: FAILED") || !strings.Contains(out, "no logins please") {
+		t.Errorf("a failing handler: exit %d\n%s", code, out)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bad.jsonl"), []byte("{\"type\":\"message\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runOut(t, dir, "replay", "bad.jsonl"); code == 0 {
+		t.Errorf("an event without vendor was accepted:\n%s", out)
+	}
+}
