@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/kv"
 	badgerkv "github.com/switchboard-dev/switchboard/kv/badger"
+	"github.com/switchboard-dev/switchboard/internal/adminclient"
 	"github.com/switchboard-dev/switchboard/runtime/config"
 	"github.com/switchboard-dev/switchboard/runtime/storage"
 )
@@ -126,54 +124,20 @@ func withBucket(cmd *cobra.Command, plugin string, fn func(kvBackend) error) err
 	if !errors.Is(err, storage.ErrLocked) {
 		return err
 	}
-	return fn(&adminKV{base: "http://" + dialableAddr(cfg.Listen) + "/admin/kv/" + url.PathEscape(plugin), token: cfg.Admin.Token})
-}
-
-// dialableAddr is dialable for an address string.
-func dialableAddr(listen string) string {
-	a, err := net.ResolveTCPAddr("tcp", listen)
-	if err != nil {
-		return listen
-	}
-	return dialable(a)
+	c := adminclient.For(cfg)
+	c.Base += "/kv/" + url.PathEscape(plugin)
+	return fn(&adminKV{c})
 }
 
 // adminKV is a namespace reached through the admin API.
-type adminKV struct {
-	base, token string
-}
+type adminKV struct{ c *adminclient.Client }
 
 func (a *adminKV) do(method, path string, body []byte) ([]byte, error) {
-	req, err := http.NewRequest(method, a.base+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("the store is in use by a running process, and its admin API did not answer: %w", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode == http.StatusNotFound {
+	data, err := a.c.Do(method, path, body)
+	if errors.Is(err, adminclient.ErrNotFound) {
 		return nil, kv.ErrNotFound
 	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return nil, fmt.Errorf("admin API: %s", e.Error)
-		}
-		return nil, fmt.Errorf("admin API: %s", resp.Status)
-	}
-	return data, nil
+	return data, err
 }
 
 func (a *adminKV) Get(key string) (json.RawMessage, error) {

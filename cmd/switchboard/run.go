@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/switchboard-dev/switchboard/internal/adminclient"
 	"github.com/switchboard-dev/switchboard/bindings/simulator"
 	"github.com/switchboard-dev/switchboard/runtime"
 	"github.com/switchboard-dev/switchboard/runtime/config"
@@ -67,7 +68,7 @@ func run(ctx context.Context, cfg *config.Config, out, errOut io.Writer, withSim
 			log.Info("installed the demo plugin", "path", p)
 		}
 		cluster, err = simulator.Start(simulator.Options{
-			CallbackBase: "http://" + dialable(ln.Addr()) + "/callback",
+			CallbackBase: "http://" + adminclient.Dialable(ln.Addr()) + "/callback",
 			Logger:       log.Named("sim"),
 		})
 		if err != nil {
@@ -93,7 +94,7 @@ func run(ctx context.Context, cfg *config.Config, out, errOut io.Writer, withSim
 		return err
 	}
 	if cluster != nil {
-		go playDemo(ctx, cluster, dialable(ln.Addr()), out, log)
+		go playDemo(ctx, cluster, adminclient.Dialable(ln.Addr()), out, log)
 	}
 	<-ctx.Done()
 	log.Info("stopping", "drain", drain.String())
@@ -119,14 +120,3 @@ func playDemo(ctx context.Context, c *simulator.Cluster, addr string, out io.Wri
 	fmt.Fprintf(out, "Edit scripts/echo.js and save: the new version answers the next message. Ctrl-C stops.\n\n")
 }
 
-// dialable turns a listen address into one a local client can dial.
-func dialable(a net.Addr) string {
-	host, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
-}
