@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/switchboard-dev/switchboard/internal/adminclient"
 	"github.com/switchboard-dev/switchboard/kv"
 	badgerkv "github.com/switchboard-dev/switchboard/kv/badger"
-	"github.com/switchboard-dev/switchboard/internal/adminclient"
 	"github.com/switchboard-dev/switchboard/runtime/config"
 	"github.com/switchboard-dev/switchboard/runtime/storage"
 )

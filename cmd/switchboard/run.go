@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/switchboard-dev/switchboard/internal/adminclient"
 	"github.com/switchboard-dev/switchboard/bindings/simulator"
+	"github.com/switchboard-dev/switchboard/internal/adminclient"
 	"github.com/switchboard-dev/switchboard/runtime"
 	"github.com/switchboard-dev/switchboard/runtime/config"
 	"github.com/switchboard-dev/switchboard/scripts"
@@ -119,4 +119,3 @@ func playDemo(ctx context.Context, c *simulator.Cluster, addr string, out io.Wri
 	fmt.Fprintf(out, "See what was sent:\n  curl %ssent\n", ctl)
 	fmt.Fprintf(out, "Edit scripts/echo.js and save: the new version answers the next message. Ctrl-C stops.\n\n")
 }
-
