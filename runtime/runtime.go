@@ -38,8 +38,10 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/admin"
 	"github.com/switchboard-dev/switchboard/runtime/config"
 	"github.com/switchboard-dev/switchboard/runtime/dispatch"
+	"github.com/switchboard-dev/switchboard/runtime/event"
 	"github.com/switchboard-dev/switchboard/runtime/journal"
 	"github.com/switchboard-dev/switchboard/runtime/jshost"
+	"github.com/switchboard-dev/switchboard/runtime/limits"
 	"github.com/switchboard-dev/switchboard/runtime/metrics"
 	"github.com/switchboard-dev/switchboard/runtime/plugin"
 	"github.com/switchboard-dev/switchboard/runtime/receiver"
@@ -70,6 +72,10 @@ type Runtime struct {
 	journal *journal.Journal
 	kv      *badgerkv.Store
 	reg     *bindings.Registry
+	limiter *limits.Limiter
+	// calls is the chain every plugin call goes through after its
+	// plugin's Guard: the limiter, then the counted registry.
+	calls   bindings.Invoker
 	metrics *metrics.Metrics
 	disp    *dispatch.Dispatcher
 	plugins *reload.Manager
@@ -104,6 +110,13 @@ func New(o Options) (*Runtime, error) {
 		return nil, err
 	}
 	r.reg = reg
+	r.limiter, err = limits.New(limits.Options{
+		Registry: reg, Rules: limits.FromConfig(cfg.Limits), Logger: log.Named("limits"), Observer: r.metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.calls = r.limiter.Wrap(r.callCounter())
 	db, err := storage.Open(cfg.DataDir, storage.Options{InMemory: o.InMemory, Logger: log})
 	if err != nil {
 		return nil, err
@@ -145,7 +158,7 @@ func New(o Options) (*Runtime, error) {
 	}
 	r.recv = receiver.New(receiver.Options{
 		Vendors:      vendors,
-		Store:        j,
+		Store:        learningStore{j, r.limiter},
 		MaxBodyBytes: cfg.Receiver.MaxBodyBytes,
 		Logger:       log,
 		Metrics:      r.metrics,
@@ -182,7 +195,7 @@ func (r *Runtime) env(spec *plugin.Spec) plugin.Env {
 	env := plugin.Env{
 		Spec:     spec,
 		Log:      r.log.Named("plugin").With("plugin", spec.Name),
-		Invoker:  plugin.Guard(spec.Name, spec.Grants, r.callCounter()),
+		Invoker:  plugin.Guard(spec.Name, spec.Grants, r.calls),
 		Registry: r.reg,
 	}
 	if spec.Grants.Allows(plugin.PermKV) {
@@ -337,3 +350,17 @@ func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Debug(fmt.Sprin
 type journalAdapter struct{ *journal.Journal }
 
 func (a journalAdapter) Progress(name string) (dispatch.Progress, error) { return a.Consumer(name) }
+
+// learningStore is the journal as the receiver's store: it lets the
+// limiter learn each account's company from the events on their way in.
+type learningStore struct {
+	*journal.Journal
+	limiter *limits.Limiter
+}
+
+func (s learningStore) Append(ctx context.Context, evs []*event.Event) ([]bool, error) {
+	for _, ev := range evs {
+		s.limiter.LearnEvent(ev)
+	}
+	return s.Journal.Append(ctx, evs)
+}

@@ -463,3 +463,98 @@ func TestReplayPrintsWhatPluginsDid(t *testing.T) {
 		t.Errorf("an event without vendor was accepted:\n%s", out)
 	}
 }
+
+// TestRunSimPlaysTheDemoAndAnswersTheUser runs the README's first command
+// in an empty folder: the demo conversation is answered by the shipped
+// echo plugin, paced by the host limiter, a message said through the
+// simulator's control API is answered too, and SIGTERM exits 0.
+func TestRunSimPlaysTheDemoAndAnswersTheUser(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	if err := os.WriteFile(filepath.Join(dir, "switchboard.yaml"), []byte(fmt.Sprintf("listen: %q\n", addr)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, dir, "run", "--sim")
+	waitFor := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(p.stdout.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("stdout never showed %q", what)
+			}
+			select {
+			case <-p.done:
+				t.Fatalf("process exited early: %v", p.err)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	waitFor("Switchboard Demo -> Alice: pong")
+	waitFor("Switchboard Demo -> Alice: echo: hello from the simulator")
+	waitFor("Ctrl-C stops.")
+	if _, err := os.Stat(filepath.Join(dir, "scripts", "echo.js")); err != nil {
+		t.Fatalf("the demo plugin was not installed: %v", err)
+	}
+
+	// The printed curl command reaches the simulator's control API.
+	var sayURL string
+	for _, line := range strings.Split(p.stdout.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == "curl" && strings.HasSuffix(f[len(f)-1], "/say") {
+			sayURL = f[len(f)-1]
+		}
+	}
+	if sayURL == "" {
+		t.Fatal("no say command printed")
+	}
+	resp, err := http.Post(sayURL, "application/json", strings.NewReader(`{"from":"7881300000000001","text":"are you there"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("say: %s", resp.Status)
+	}
+	sentURL := strings.TrimSuffix(sayURL, "say") + "sent"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(sentURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var sent []struct{ Content string }
+		if err := json.Unmarshal(body, &sent); err != nil {
+			t.Fatalf("sent: %v: %s", err, body)
+		}
+		count := map[string]int{}
+		for _, s := range sent {
+			count[s.Content]++
+		}
+		if count["echo: are you there"] > 0 {
+			for _, want := range []string{"pong", "echo: hello from the simulator", "echo: are you there"} {
+				if count[want] != 1 {
+					t.Fatalf("%q was sent %d times: %s", want, count[want], body)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer to the user's message; sent: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if strings.Contains(p.stderr.String(), "-1000999") {
+		t.Fatalf("the vendor's send limit was hit:\n%s", p.stderr)
+	}
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.waitExit(t, 40*time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+	if !strings.Contains(p.stderr.String(), "switchboard stopped") {
+		t.Fatalf("no clean stop logged:\n%s", p.stderr)
+	}
+}

@@ -35,6 +35,12 @@ type Metrics struct {
 	Reloads *prometheus.CounterVec
 	// Calls counts binding calls by vendor, method and result.
 	Calls *prometheus.CounterVec
+	// LimitWaitSeconds is how long calls queued on a rate-limit rule.
+	LimitWaitSeconds *prometheus.HistogramVec
+	// LimitRejected counts calls that gave up waiting on a rule.
+	LimitRejected *prometheus.CounterVec
+	// VendorThrottles counts the vendors' own throttle answers, by rule.
+	VendorThrottles *prometheus.CounterVec
 }
 
 // New creates and registers the collectors, with Go and process collectors.
@@ -63,7 +69,18 @@ func New() *Metrics {
 	m.Calls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "switchboard_binding_calls_total", Help: "Binding calls made by plugins, by vendor, method and result.",
 	}, []string{"vendor", "method", "result"})
+	m.LimitWaitSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "switchboard_limit_wait_seconds", Help: "Time calls waited for their turn, by rate-limit rule.",
+		Buckets: []float64{.001, .01, .1, .5, 1, 2, 5, 10, 30},
+	}, []string{"rule"})
+	m.LimitRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_limit_rejected_total", Help: "Calls that gave up waiting for their turn, by rate-limit rule.",
+	}, []string{"rule"})
+	m.VendorThrottles = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_vendor_throttles_total", Help: "Vendor throttle answers that paused a rate-limit key, by rule.",
+	}, []string{"rule"})
 	m.Registry.MustRegister(m.Callbacks, m.Events, m.AckSeconds, m.PluginEvents, m.HandleSeconds, m.Reloads, m.Calls,
+		m.LimitWaitSeconds, m.LimitRejected, m.VendorThrottles,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -79,4 +96,17 @@ func (m *Metrics) Handled(pluginName string, ev *event.Event, took time.Duration
 	}
 	m.PluginEvents.WithLabelValues(pluginName, result).Inc()
 	m.HandleSeconds.WithLabelValues(pluginName).Observe(took.Seconds())
+}
+
+// Waited implements limits.Observer.
+func (m *Metrics) Waited(rule string, d time.Duration) {
+	m.LimitWaitSeconds.WithLabelValues(rule).Observe(d.Seconds())
+}
+
+// Limited implements limits.Observer.
+func (m *Metrics) Limited(rule string) { m.LimitRejected.WithLabelValues(rule).Inc() }
+
+// Throttled implements limits.Observer.
+func (m *Metrics) Throttled(rule, _ string, _ time.Duration) {
+	m.VendorThrottles.WithLabelValues(rule).Inc()
 }
