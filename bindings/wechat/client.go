@@ -1,7 +1,7 @@
 package wechat
 
 import (
-		"context"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"

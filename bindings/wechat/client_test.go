@@ -46,7 +46,9 @@ func newFakeVendor(t *testing.T, answer http.HandlerFunc) *fakeVendor {
 	return f
 }
 
-func (f *fakeVendor) client() *Client { return NewClient(Config{BaseURL: f.URL + "/", HTTP: f.Client()}) }
+func (f *fakeVendor) client() *Client {
+	return NewClient(Config{BaseURL: f.URL + "/", HTTP: f.Client()})
+}
 
 func (f *fakeVendor) last(t *testing.T) recorded {
 	t.Helper()
