@@ -1,0 +1,187 @@
+package wasmhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	extism "github.com/extism/go-sdk"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/switchboard-dev/switchboard/pdk"
+)
+
+// engine compiles WASM modules that follow the Extism ABI. The host talks
+// to the Extism go-sdk only through it. Safe for concurrent use.
+type engine interface {
+	// compile validates and compiles wasm with the given limits and host
+	// functions, the only ones the module can import from HostNamespace.
+	compile(ctx context.Context, wasm []byte, cfg compileConfig) (compiledModule, error)
+}
+
+// compileConfig is what a compilation needs besides the bytes.
+type compileConfig struct {
+	maxPages uint32 // 64 KiB pages, for every memory of the module
+	funcs    []hostFunc
+	cache    wazero.CompilationCache // nil: no disk cache
+	config   map[string]string       // what the guest reads with config_get
+}
+
+// compiledModule is one compiled version; instances of it are independent.
+// Safe for concurrent use.
+type compiledModule interface {
+	// instance creates a fresh instance; what the guest writes to stdout
+	// and stderr goes to out.
+	instance(ctx context.Context, out io.Writer) (moduleInstance, error)
+	close(ctx context.Context) error
+}
+
+// moduleInstance is one instance: one call at a time.
+type moduleInstance interface {
+	exports(name string) bool
+	// call runs the export fn with input and returns its output. An error
+	// leaves the instance unusable.
+	call(ctx context.Context, fn string, input []byte) ([]byte, error)
+	close(ctx context.Context) error
+}
+
+// hostFunc is one function of HostNamespace: it receives the bytes of
+// the block the guest passed and returns the bytes of the block handed
+// back (void functions return nothing). ctx is the guest call's context.
+type hostFunc struct {
+	name string
+	void bool
+	fn   func(ctx context.Context, in []byte) ([]byte, error)
+}
+
+// extismEngine is the engine on the Extism go-sdk (wazero underneath).
+type extismEngine struct{}
+
+func (extismEngine) compile(ctx context.Context, wasm []byte, cfg compileConfig) (compiledModule, error) {
+	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	if cfg.maxPages > 0 {
+		rc = rc.WithMemoryLimitPages(cfg.maxPages)
+	}
+	if cfg.cache != nil {
+		rc = rc.WithCompilationCache(cfg.cache)
+	}
+	funcs := make([]extism.HostFunction, 0, len(cfg.funcs))
+	for _, f := range cfg.funcs {
+		funcs = append(funcs, adapt(f))
+	}
+	m := extism.Manifest{Wasm: []extism.Wasm{extism.WasmData{Data: wasm}}, Config: cfg.config}
+	if cfg.maxPages > 0 {
+		m.Memory = &extism.ManifestMemory{MaxPages: cfg.maxPages}
+	}
+	cp, err := extism.NewCompiledPlugin(ctx, m, extism.PluginConfig{RuntimeConfig: rc, EnableWasi: true}, funcs)
+	if err != nil {
+		return nil, err
+	}
+	return &extismCompiled{cp: cp}, nil
+}
+
+// adapt turns a hostFunc into an Extism host function taking one block
+// offset and, unless void, returning one. A pointer that is not a block
+// the guest allocated traps the guest.
+func adapt(f hostFunc) extism.HostFunction {
+	returns := []extism.ValueType{extism.ValueTypePTR}
+	if f.void {
+		returns = nil
+	}
+	hf := extism.NewHostFunctionWithStack(f.name, func(ctx context.Context, p *extism.CurrentPlugin, stack []uint64) {
+		in, err := readBlock(p, stack[0])
+		if err != nil {
+			panic(fmt.Errorf("host function %s: %w", f.name, err))
+		}
+		out, err := f.fn(ctx, in)
+		if err != nil {
+			panic(fmt.Errorf("host function %s: %w", f.name, err))
+		}
+		if f.void {
+			return
+		}
+		off, err := p.WriteBytes(out)
+		if err != nil {
+			panic(fmt.Errorf("host function %s: write result: %w", f.name, err))
+		}
+		stack[0] = off
+	}, []extism.ValueType{extism.ValueTypePTR}, returns)
+	hf.SetNamespace(pdk.HostNamespace)
+	return hf
+}
+
+// errBadPointer is a block offset that does not name an allocated block.
+var errBadPointer = errors.New("pointer is not a block allocated by the guest")
+
+// readBlock copies the block at off out of the Extism memory. Offset 0 is
+// the empty block.
+func readBlock(p *extism.CurrentPlugin, off uint64) ([]byte, error) {
+	if off == 0 {
+		return nil, nil
+	}
+	n, err := p.Length(off)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %#x: %v", errBadPointer, off, err)
+	}
+	if n == 0 || off > 1<<32 || n > 1<<32 {
+		return nil, fmt.Errorf("%w: %#x", errBadPointer, off)
+	}
+	b, ok := p.Memory().Read(uint32(off), uint32(n))
+	if !ok {
+		return nil, fmt.Errorf("%w: %#x+%d is outside memory", errBadPointer, off, n)
+	}
+	return append([]byte(nil), b...), nil
+}
+
+type extismCompiled struct {
+	cp *extism.CompiledPlugin
+}
+
+func (c *extismCompiled) instance(ctx context.Context, out io.Writer) (moduleInstance, error) {
+	mc := wazero.NewModuleConfig().WithStdout(out).WithStderr(out).
+		WithSysWalltime().WithSysNanotime().WithSysNanosleep()
+	p, err := c.cp.Instance(ctx, extism.PluginInstanceConfig{ModuleConfig: mc})
+	if err != nil {
+		return nil, err
+	}
+	return &extismInstance{p: p}, nil
+}
+
+func (c *extismCompiled) close(ctx context.Context) error { return c.cp.Close(ctx) }
+
+type extismInstance struct {
+	p *extism.Plugin
+}
+
+func (i *extismInstance) exports(name string) bool { return i.p.FunctionExists(name) }
+
+func (i *extismInstance) call(ctx context.Context, fn string, input []byte) ([]byte, error) {
+	rc, out, err := i.p.CallWithContext(ctx, fn, input)
+	if err != nil {
+		var exit *sys.ExitError
+		if errors.As(err, &exit) {
+			return nil, &exitError{code: exit.ExitCode(), err: err}
+		}
+		return nil, err
+	}
+	if rc != 0 {
+		return nil, fmt.Errorf("%s returned %d", fn, rc)
+	}
+	return out, nil
+}
+
+func (i *extismInstance) close(ctx context.Context) error { return i.p.Close(ctx) }
+
+// exitError is a guest that exited (a Go panic exits with 2, and so does
+// a Go runtime out of memory) or was closed by its deadline.
+type exitError struct {
+	code uint32
+	err  error
+}
+
+func (e *exitError) Error() string {
+	return fmt.Sprintf("guest exited with code %d: %v", e.code, e.err)
+}
+func (e *exitError) Unwrap() error { return e.err }

@@ -1,0 +1,96 @@
+package wasmhost
+
+import (
+	"context"
+	"sync"
+)
+
+// instance is one module instance with the tail of what its guest wrote
+// to stdout/stderr. Owned by one Handle at a time.
+type instance struct {
+	mi  moduleInstance
+	out *tailBuffer
+}
+
+// newInstance creates an instance of the version's module.
+func (h *handler) newInstance(ctx context.Context) (*instance, error) {
+	out := &tailBuffer{max: guestTailBytes}
+	mi, err := h.mod.instance(ctx, out)
+	if err != nil {
+		return nil, err
+	}
+	return &instance{mi: mi, out: out}, nil
+}
+
+// get takes an idle instance or creates one.
+func (h *handler) get(ctx context.Context) (*instance, error) {
+	select {
+	case inst := <-h.idle:
+		return inst, nil
+	default:
+	}
+	return h.newInstance(ctx)
+}
+
+// put returns a healthy instance to the pool, or closes it when the pool
+// is full or the version closed.
+func (h *handler) put(inst *instance) {
+	if h.closed.Load() {
+		inst.discard()
+		return
+	}
+	select {
+	case h.idle <- inst:
+	default:
+		inst.discard()
+	}
+}
+
+// call runs the entry export on input; the guest output buffer starts
+// empty for each call.
+func (i *instance) call(ctx context.Context, input []byte) ([]byte, error) {
+	i.out.reset()
+	return i.mi.call(ctx, entryExport, input)
+}
+
+// tail is what the guest wrote during its last call.
+func (i *instance) tail() string { return i.out.String() }
+
+// discard closes the instance; it is never used again.
+func (i *instance) discard() { _ = i.mi.close(context.Background()) }
+
+// tailBuffer keeps the last max bytes written to it. Safe for concurrent
+// use (the guest writes from the call's goroutine, errors read it after).
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+	cut bool
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+		t.cut = true
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) reset() {
+	t.mu.Lock()
+	t.b, t.cut = t.b[:0], false
+	t.mu.Unlock()
+}
+
+// String is the kept output, marked when its beginning was cut.
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cut {
+		return "..." + string(t.b)
+	}
+	return string(t.b)
+}
