@@ -56,10 +56,10 @@ type request struct {
 type need int
 
 const (
-	needInstance need = iota // exists (stopped or not)
-	needRunning              // exists and runs
-	needLoggedOut            // runs, no account logged in
-	needLoggedIn             // runs, an account logged in
+	needInstance  need = iota // exists (stopped or not)
+	needRunning               // exists and runs
+	needLoggedOut             // runs, no account logged in
+	needLoggedIn              // runs, an account logged in
 )
 
 // endpoint serves one path. Handlers run with Sim.mu held.
@@ -89,27 +89,27 @@ func routes() map[string]endpoint {
 		"/user/get_qrcode":  {needLoggedIn, (*Sim).getUserQRCode},
 		"/user/logout":      {needLoggedIn, (*Sim).userLogout},
 
-		"/contact/init_contact":                  {needLoggedIn, (*Sim).initContact},
-		"/contact/modify_contact_top_flag":       {needLoggedIn, (*Sim).modifyTopFlag},
-		"/contact/get_contact":                   {needLoggedIn, (*Sim).getContact},
-		"/contact/batch_get_contact_brief_info":  {needLoggedIn, (*Sim).briefInfo},
-		"/contact/search_contact":                {needLoggedIn, (*Sim).searchContact},
-		"/contact/add_friend":                    {needLoggedIn, (*Sim).addFriend},
-		"/contact/verify_friend":                 {needLoggedIn, (*Sim).verifyFriend},
-		"/contact/modify_remark":                 {needLoggedIn, (*Sim).modifyRemark},
-		"/contact/del_friend":                    {needLoggedIn, (*Sim).delFriend},
-		"/cdn/get_cdn_file":                      {needLoggedIn, (*Sim).getCDNFile},
-		"/cdn/get_cdn_info":                      {needLoggedIn, (*Sim).getCDNInfo},
-		"/msg/send_text":                         {needLoggedIn, sendEndpoint(kindText)},
-		"/msg/send_room_at":                      {needLoggedIn, sendEndpoint(kindRoomAt)},
-		"/msg/send_image":                        {needLoggedIn, sendEndpoint(kindImage)},
-		"/msg/send_video":                        {needLoggedIn, sendEndpoint(kindVideo)},
-		"/msg/send_file":                         {needLoggedIn, sendEndpoint(kindFile)},
-		"/msg/send_voice":                        {needLoggedIn, sendEndpoint(kindVoice)},
-		"/msg/send_emoji_url":                    {needLoggedIn, sendEndpoint(kindEmoji)},
-		"/msg/send_location":                     {needLoggedIn, sendEndpoint(kindLocation)},
-		"/msg/send_card":                         {needLoggedIn, sendEndpoint(kindCard)},
-		"/msg/send_link_card":                    {needLoggedIn, sendEndpoint(kindLink)},
+		"/contact/init_contact":                 {needLoggedIn, (*Sim).initContact},
+		"/contact/modify_contact_top_flag":      {needLoggedIn, (*Sim).modifyTopFlag},
+		"/contact/get_contact":                  {needLoggedIn, (*Sim).getContact},
+		"/contact/batch_get_contact_brief_info": {needLoggedIn, (*Sim).briefInfo},
+		"/contact/search_contact":               {needLoggedIn, (*Sim).searchContact},
+		"/contact/add_friend":                   {needLoggedIn, (*Sim).addFriend},
+		"/contact/verify_friend":                {needLoggedIn, (*Sim).verifyFriend},
+		"/contact/modify_remark":                {needLoggedIn, (*Sim).modifyRemark},
+		"/contact/del_friend":                   {needLoggedIn, (*Sim).delFriend},
+		"/cdn/get_cdn_file":                     {needLoggedIn, (*Sim).getCDNFile},
+		"/cdn/get_cdn_info":                     {needLoggedIn, (*Sim).getCDNInfo},
+		"/msg/send_text":                        {needLoggedIn, sendEndpoint(kindText)},
+		"/msg/send_room_at":                     {needLoggedIn, sendEndpoint(kindRoomAt)},
+		"/msg/send_image":                       {needLoggedIn, sendEndpoint(kindImage)},
+		"/msg/send_video":                       {needLoggedIn, sendEndpoint(kindVideo)},
+		"/msg/send_file":                        {needLoggedIn, sendEndpoint(kindFile)},
+		"/msg/send_voice":                       {needLoggedIn, sendEndpoint(kindVoice)},
+		"/msg/send_emoji_url":                   {needLoggedIn, sendEndpoint(kindEmoji)},
+		"/msg/send_location":                    {needLoggedIn, sendEndpoint(kindLocation)},
+		"/msg/send_card":                        {needLoggedIn, sendEndpoint(kindCard)},
+		"/msg/send_link_card":                   {needLoggedIn, sendEndpoint(kindLink)},
 	}
 }
 

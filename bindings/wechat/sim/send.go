@@ -216,4 +216,3 @@ func (s *Sim) sentSince(from int) (int, []Sent, chan struct{}) {
 	}
 	return from, slices.Clone(s.st.sent[from:]), s.sentSignal
 }
-
