@@ -45,25 +45,25 @@ type route struct {
 	bare bool
 }
 
-var post = []string{http.MethodPost}
+var postOnly = []string{http.MethodPost}
 
 // apiRoutes is every endpoint of the vendor's documents.
 func apiRoutes() []route {
 	return []route{
-		{methods: post, path: "/client/create_client", handle: (*Sim).createClient},
+		{methods: postOnly, path: "/client/create_client", handle: (*Sim).createClient},
 		// The vendor documents a GET; the demo tries several methods, and the
 		// simulator takes both.
 		{methods: []string{http.MethodGet, http.MethodPost}, path: "/client/all_clients", handle: (*Sim).allClients, bare: true},
-		{methods: post, path: "/client/get_client_status", handle: (*Sim).clientStatus},
-		{methods: post, path: "/client/remove_client", handle: (*Sim).removeClient},
-		{methods: post, path: "/client/set_notify_url", handle: (*Sim).setNotifyURL},
-		{methods: post, path: "/client/set_bridge", handle: (*Sim).setBridge},
-		{methods: post, path: "/login/get_login_qrcode", handle: (*Sim).loginQRCode},
-		{methods: post, path: "/login/verify_login_qrcode", handle: (*Sim).verifyLogin},
-		{methods: post, path: "/session/get_session_list", handle: (*Sim).sessionList},
-		{methods: post, path: "/msg/send_text", handle: (*Sim).sendText},
-		{methods: post, path: "/msg/send_room_at", handle: (*Sim).sendRoomAt},
-		{methods: post, path: "/msg/send_image", handle: (*Sim).sendImage},
+		{methods: postOnly, path: "/client/get_client_status", handle: (*Sim).clientStatus},
+		{methods: postOnly, path: "/client/remove_client", handle: (*Sim).removeClient},
+		{methods: postOnly, path: "/client/set_notify_url", handle: (*Sim).setNotifyURL},
+		{methods: postOnly, path: "/client/set_bridge", handle: (*Sim).setBridge},
+		{methods: postOnly, path: "/login/get_login_qrcode", handle: (*Sim).loginQRCode},
+		{methods: postOnly, path: "/login/verify_login_qrcode", handle: (*Sim).verifyLogin},
+		{methods: postOnly, path: "/session/get_session_list", handle: (*Sim).sessionList},
+		{methods: postOnly, path: "/msg/send_text", handle: (*Sim).sendText},
+		{methods: postOnly, path: "/msg/send_room_at", handle: (*Sim).sendRoomAt},
+		{methods: postOnly, path: "/msg/send_image", handle: (*Sim).sendImage},
 	}
 }
 

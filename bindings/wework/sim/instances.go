@@ -305,9 +305,10 @@ func (s *Sim) ScanQR(ctx context.Context, guid string, scan Scan) (Login, error)
 	now := s.now()
 	switch {
 	case now.Sub(in.login.issued) > s.opts.QRLifetime:
+		age := now.Sub(in.login.issued).Round(time.Second)
 		ds = append(ds, s.endLogin(in, QRFailed, "二维码已过期"))
 		out.Status = QRFailed
-		err = fmt.Errorf("scan qr code of %s: %w (issued %s ago)", guid, ErrQRExpired, now.Sub(in.login.issued).Round(time.Second))
+		err = fmt.Errorf("scan qr code of %s: %w (issued %s ago)", guid, ErrQRExpired, age)
 	default:
 		who := userOf(scan.User)
 		ds = append(ds, s.qrStatus(in, QRScanned, who))
