@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http/httptest"
 	"strings"
@@ -96,7 +98,7 @@ func bareBroker(t *testing.T) (string, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server := mochi.New(&mochi.Options{InlineClient: true})
+	server := mochi.New(&mochi.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err := server.AddHook(new(openBroker), nil); err != nil {
 		t.Fatal(err)
 	}
