@@ -59,38 +59,47 @@ func (i *instance) tail() string { return i.out.String() }
 // discard closes the instance; it is never used again.
 func (i *instance) discard() { _ = i.mi.close(context.Background()) }
 
-// tailBuffer keeps the last max bytes written to it. Safe for concurrent
-// use (the guest writes from the call's goroutine, errors read it after).
+// tailBuffer keeps the first and the last max/2 bytes written to it: a Go
+// runtime puts the reason of a fatal error first and goroutine dumps after
+// it. Safe for concurrent use (the guest writes from the call's goroutine,
+// errors read it after).
 type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-	cut bool
+	mu   sync.Mutex
+	max  int
+	head []byte
+	tail []byte
+	cut  bool
 }
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = append(t.b[:0], t.b[over:]...)
+	n := len(p)
+	if room := t.max/2 - len(t.head); room > 0 {
+		k := min(room, len(p))
+		t.head = append(t.head, p[:k]...)
+		p = p[k:]
+	}
+	t.tail = append(t.tail, p...)
+	if over := len(t.tail) - t.max/2; over > 0 {
+		t.tail = append(t.tail[:0], t.tail[over:]...)
 		t.cut = true
 	}
-	return len(p), nil
+	return n, nil
 }
 
 func (t *tailBuffer) reset() {
 	t.mu.Lock()
-	t.b, t.cut = t.b[:0], false
+	t.head, t.tail, t.cut = t.head[:0], t.tail[:0], false
 	t.mu.Unlock()
 }
 
-// String is the kept output, marked when its beginning was cut.
+// String is the kept output, marked where its middle was cut.
 func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.cut {
-		return "..." + string(t.b)
+		return string(t.head) + "\n...\n" + string(t.tail)
 	}
-	return string(t.b)
+	return string(t.head) + string(t.tail)
 }
