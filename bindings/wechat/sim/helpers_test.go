@@ -198,3 +198,5 @@ func (f *fixture) loggedIn(t *testing.T) string {
 	}
 	return guid
 }
+
+func stringReader(s string) io.Reader { return bytes.NewReader([]byte(s)) }
