@@ -69,6 +69,7 @@ func TestClientDecodesTheEnvelope(t *testing.T) {
 			body: `{"error_code":0,"data":{"status":2}}`, want: `{"status":2}`},
 		{name: "all clients answer data alone", path: "/client/all_clients", status: 200,
 			body: `{"data":["5b1eb388-a4df-3da5-a49a-507eea46632c"]}`, want: `["5b1eb388-a4df-3da5-a49a-507eea46632c"]`},
+		{name: "no clients answer null", path: "/client/all_clients", status: 200, body: `{"data":null}`, want: `null`},
 		{name: "send", path: "/msg/send_text", args: send, status: 200,
 			body: `{"error_code":0,"error_message":"ok","data":{"msg_data":{"id":"1000127"},"is_svr_fail":false}}`,
 			want: `{"msg_data":{"id":"1000127"},"is_svr_fail":false}`},

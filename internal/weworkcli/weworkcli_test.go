@@ -372,3 +372,37 @@ func TestLoginOfAnOnlineOrStoppedInstance(t *testing.T) {
 		t.Error("--poll 0 accepted")
 	}
 }
+
+func TestReceiverURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		listen, token, want string
+		bad                 bool
+	}{
+		{listen: "0.0.0.0:8088", want: "http://127.0.0.1:8088/callback/wework"},
+		{listen: ":8088", token: "s3cret", want: "http://127.0.0.1:8088/callback/wework/s3cret"},
+		{listen: "[::]:9000", want: "http://127.0.0.1:9000/callback/wework"},
+		{listen: "10.0.0.5:8088", want: "http://10.0.0.5:8088/callback/wework"},
+		{listen: "[fd00::1]:8088", want: "http://[fd00::1]:8088/callback/wework"},
+		{listen: "8088", bad: true},
+	} {
+		t.Run(tc.listen, func(t *testing.T) {
+			t.Parallel()
+			cfg := config.Default()
+			cfg.Listen, cfg.Vendors.Wework.CallbackToken = tc.listen, tc.token
+			got, err := receiverURL(cfg)
+			if tc.bad != (err != nil) || got != tc.want {
+				t.Errorf("receiverURL(%q) = %q, %v; want %q", tc.listen, got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestStatusText(t *testing.T) {
+	t.Parallel()
+	for status, want := range map[int]string{0: "stopped", 1: "running (needs a login)", 2: "online", 7: "unknown (7)"} {
+		if got := StatusText(status); got != want {
+			t.Errorf("StatusText(%d) = %q, want %q", status, got, want)
+		}
+	}
+}

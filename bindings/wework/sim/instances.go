@@ -172,7 +172,12 @@ func (s *Sim) createClient(r *request) (any, error) {
 	return map[string]any{"guid": n.guid}, nil
 }
 
+// allClients lists the guids. With no instance the data is null, not an
+// empty list: the vendor's demo had to learn to cope with that.
 func (s *Sim) allClients(*request) (any, error) {
+	if len(s.st.order) == 0 {
+		return nil, nil
+	}
 	return slices.Clone(s.st.order), nil
 }
 
