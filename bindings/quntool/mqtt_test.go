@@ -58,13 +58,22 @@ func newMQTTWorld(t *testing.T, opts sim.Options) *mqttWorld {
 	api := httptest.NewServer(s.Handler())
 	t.Cleanup(api.Close)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	w := &mqttWorld{sim: s, room: rm.ID,
+		http: NewClient(Config{BaseURL: api.URL + sim.APIPrefix, HTTP: api.Client(), Timeout: 5 * time.Second})}
+	w.serve(t, "127.0.0.1:0")
+	return w
+}
+
+// serve runs the simulator's broker on addr, setting w.broker and w.stop.
+func (w *mqttWorld) serve(t *testing.T, addr string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- s.ServeMQTT(ctx, ln) }()
+	go func() { served <- w.sim.ServeMQTT(ctx, ln) }()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
@@ -75,8 +84,7 @@ func newMQTTWorld(t *testing.T, opts sim.Options) *mqttWorld {
 		})
 	}
 	t.Cleanup(stop)
-	return &mqttWorld{sim: s, room: rm.ID, stop: stop, broker: "tcp://" + ln.Addr().String(),
-		http: NewClient(Config{BaseURL: api.URL + sim.APIPrefix, HTTP: api.Client(), Timeout: 5 * time.Second})}
+	w.broker, w.stop = "tcp://"+ln.Addr().String(), stop
 }
 
 // client connects an MQTTClient to the world's broker.
@@ -436,6 +444,27 @@ func waitClient(t *testing.T, ctx context.Context, c *MQTTClient, what string, c
 			t.Fatalf("the client never had %s", what)
 		case <-time.After(5 * time.Millisecond):
 		}
+	}
+}
+
+// TestMQTTReconnects: when the broker comes back, the client reconnects,
+// subscribes again and sends.
+func TestMQTTReconnects(t *testing.T) {
+	t.Parallel()
+	w := newMQTTWorld(t, sim.Options{SendInterval: -1})
+	c := w.client(t, 5*time.Second)
+	ctx := testContext(t)
+	w.stop()
+	waitState(t, ctx, c, false)
+	w.serve(t, strings.TrimPrefix(w.broker, "tcp://"))
+	waitState(t, ctx, c, true)
+	data, err := c.Do(ctx, endpoint(t, "msg.text"), map[string]any{"wxId": mqttAccount,
+		"conversationId": PrivateConversationID(mqttCustomer, mqttAccount), "content": "back"})
+	if err != nil {
+		t.Fatalf("send after reconnecting: %v", err)
+	}
+	if sent := w.sim.Sent(); len(sent) != 1 || sent[0].MsgID != msgID(t, data) || sent[0].Content != "back" {
+		t.Errorf("sent %+v, answered %s", sent, data)
 	}
 }
 
