@@ -147,7 +147,7 @@ type Outbox struct {
 	cancel  context.CancelFunc
 	lanesWG sync.WaitGroup
 
-	inFlight                              atomic.Int64
+	inFlight                            atomic.Int64
 	sent, resent, retries, deadLettered atomic.Uint64
 }
 
