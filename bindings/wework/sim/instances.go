@@ -249,6 +249,9 @@ func (s *Sim) loginQRCode(r *request) (any, error) {
 	in.login = &qrLogin{key: key, issued: r.now, status: QRWaiting,
 		content: "https://work.weixin.qq.com/wework_admin/login/qrcode?key=" + key}
 	s.queue(in, NotifyQRCode, map[string]any{"qrcode_content": in.login.content, "qrcode_key": key})
+	if s.opts.AutoScan != nil {
+		s.autoScan(in.guid, key)
+	}
 	return map[string]any{"qrcode_content": in.login.content, "qrcode_key": key}, nil
 }
 

@@ -23,7 +23,9 @@
 //
 // Lifecycle: New builds a Sim and starts its callback sender; Handler
 // serves the API (mount it at the root of an http.Server or an
-// httptest.Server); Close stops the callback sender. Reset returns the
+// httptest.Server); Control serves the driving methods (Say, ScanQR,
+// Logout, Seed, Sent) over HTTP for use from outside the process; Close
+// stops the callback sender. Reset returns the
 // state to what New made without touching the callback sender. All methods
 // are safe for concurrent use: one mutex guards the state, callbacks are
 // posted in the order they were produced by a single sender goroutine, and
@@ -154,6 +156,14 @@ type Options struct {
 	// QRLifetime is how long a login QR code can be scanned
 	// (DefaultQRLifetime when zero).
 	QRLifetime time.Duration
+	// AutoScan, when set, scans every login QR code AutoScanDelay after it
+	// is issued, as ScanQR would with it (so a login completes without a
+	// phone; with Verify the verify code is logged and Control's /scan
+	// is not needed). Its User.UserID is required.
+	AutoScan *Scan
+	// AutoScanDelay is the pause before an automatic scan
+	// (DefaultAutoScanDelay when zero).
+	AutoScanDelay time.Duration
 	// Clock gives the time of sends, callbacks and limits (time.Now when
 	// nil); it is called from any goroutine. Waiting (callback backoff,
 	// Play's pauses and expectations) uses real time.
@@ -280,6 +290,9 @@ func New(opts Options) *Sim {
 	}
 	if opts.CallbackTimeout <= 0 {
 		opts.CallbackTimeout = DefaultCallbackTimeout
+	}
+	if opts.AutoScanDelay <= 0 {
+		opts.AutoScanDelay = DefaultAutoScanDelay
 	}
 	switch {
 	case opts.CallbackRetries == 0:
