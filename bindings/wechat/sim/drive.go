@@ -341,6 +341,19 @@ func (s *Sim) RemoveMembers(ctx context.Context, guid, roomID, operator string, 
 	})
 }
 
+// RenameMember sets a member's display name in a room (1047).
+func (s *Sim) RenameMember(ctx context.Context, guid, roomID, wxid, displayName string) error {
+	return s.changeMembers(ctx, "rename member", guid, roomID, func(inst *instance, rm *room) ([]*delivery, error) {
+		p, ok := rm.members[wxid]
+		if !ok || strings.TrimSpace(displayName) == "" {
+			return nil, fmt.Errorf("%w: %s is not a member of %s, or the name is blank", ErrInvalid, wxid, roomID)
+		}
+		p.Nickname = displayName
+		rm.members[wxid] = p
+		return []*delivery{s.queueCallback(inst, NotifyRoomMemberUpdate, roomData(rm, wxid, []Person{p}))}, nil
+	})
+}
+
 // RemoveMe has the room's owner remove the account from a room (1044), or
 // with disband, the owner disband it (1045). The room is gone either way.
 func (s *Sim) RemoveMe(ctx context.Context, guid, roomID string, disband bool) error {

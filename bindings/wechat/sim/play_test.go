@@ -14,8 +14,16 @@ func TestPlay(t *testing.T) {
 	f := newFixture(t, Options{})
 	guid := f.loggedIn(t)
 	// A bot that answers every text with "pong: " and the text.
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
-		for cb := range f.recv.got {
+		for {
+			var cb map[string]any
+			select {
+			case cb = <-f.recv.got:
+			case <-done:
+				return
+			}
 			d, _ := cb["data"].(map[string]any)
 			if num(cb["notify_type"]) != NotifyNewMsg || d == nil {
 				continue

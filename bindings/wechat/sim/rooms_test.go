@@ -101,6 +101,17 @@ func TestRoomChanges(t *testing.T) {
 	if err := f.sim.AddMembers(ctx, guid, "100@chatroom", "", gina); !errors.Is(err, ErrInvalid) {
 		t.Errorf("adding a member twice: %v", err)
 	}
+	if err := f.sim.RenameMember(ctx, guid, "100@chatroom", "wxid_gina", "Gina G"); err != nil {
+		t.Fatal(err)
+	}
+	ev = normalized(t, f.recv.next(t))
+	if members, _ := ev.Data["members"].([]any); ev.Type != event.TypeRoomMemberChanged || len(members) != 1 ||
+		members[0].(map[string]any)["name"] != "Gina G" {
+		t.Errorf("member changed %+v", ev)
+	}
+	if err := f.sim.RenameMember(ctx, guid, "100@chatroom", "wxid_nobody", "x"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("renaming a stranger: %v", err)
+	}
 	if err := f.sim.RemoveMembers(ctx, guid, "100@chatroom", "", "wxid_gina"); err != nil {
 		t.Fatal(err)
 	}
