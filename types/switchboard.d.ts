@@ -90,8 +90,11 @@ declare namespace Switchboard {
     : P extends `${infer T}.*` ? Event & { type: TypesOf<Extract<EventType, T | `${T}.${string}`>> }
     : Event & { type: TypesOf<Extract<EventType, P | `${P}.${string}`>> };
 
-  /** An event handler. It may be async; the event is done when its promise settles. */
-  type Handler<P extends string = string> = (ev: EventFor<P>) => void | Promise<void>;
+  /**
+   * An event handler. It may be async: the event is done when its promise settles, and a
+   * rejection counts as a failed handler. Other return values are ignored.
+   */
+  type Handler<P extends string = string> = (ev: EventFor<P>) => unknown;
 
   /** A media file to send: a URL (or a path the vendor's server can read), or {url, ...}. */
   type Media<Extra = {}> = string | ({ url: string } & Extra);

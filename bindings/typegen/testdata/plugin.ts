@@ -120,3 +120,10 @@ void quntool.msg.text({ wxId: '1688', content: 'hi' });
 void quntool.msg.text({ wxId: 1688, conversationId: 'S:1_2', content: 'hi' });
 // @ts-expect-error there is no such endpoint
 void quntool.msg.nonexistent({});
+
+// Handlers may return anything; only a promise is awaited.
+on('message.image', (ev) => kv.incr(`images:${ev.message.kind}`));
+on('contact', async (ev) => {
+  const type: 'contact.added' | 'contact.removed' | 'contact.changed' = ev.type;
+  return type;
+});
