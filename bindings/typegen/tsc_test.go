@@ -3,6 +3,7 @@ package typegen
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,28 +19,88 @@ var typesDir = filepath.Join("..", "..", "types")
 // installHint is what to do when TypeScript is not installed.
 const installHint = "run `npm ci` in types/ to install the pinned TypeScript"
 
-// tsc runs the pinned TypeScript compiler over the project of tsconfig and
-// fails the test with its diagnostics.
-func tsc(t *testing.T, tsconfig string) {
-	t.Helper()
+// errNotInstalled is the error of a check that found no TypeScript.
+var errNotInstalled = errors.New("TypeScript is not installed: " + installHint)
+
+// runTSC runs the TypeScript compiler installed in dir over the project of
+// tsconfig. Without npx or the installed compiler it fails with
+// errNotInstalled; a failed check returns tsc's diagnostics.
+func runTSC(ctx context.Context, dir, tsconfig string) error {
 	if _, err := exec.LookPath("npx"); err != nil {
-		t.Fatalf("npx not found (%v): install Node.js and %s", err, installHint)
+		return fmt.Errorf("%w (npx: %v)", errNotInstalled, err)
 	}
-	bin := filepath.Join(typesDir, "node_modules", ".bin", "tsc")
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("TypeScript is not installed (%v): %s", err, installHint)
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", ".bin", "tsc")); err != nil {
+		return fmt.Errorf("%w (%v)", errNotInstalled, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	cmd := exec.CommandContext(ctx, "npx", "--no-install", "tsc", "--noEmit", "--pretty", "false", "-p", tsconfig)
-	cmd.Dir = typesDir
+	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		t.Fatalf("tsc -p %s did not finish in time:\n%s", tsconfig, out)
+	if ctx.Err() != nil {
+		return fmt.Errorf("tsc -p %s: %w\n%s", tsconfig, ctx.Err(), out)
 	}
 	if err != nil {
-		t.Fatalf("tsc -p %s: %v\n%s", tsconfig, err, out)
+		return fmt.Errorf("tsc -p %s: %w\n%s", tsconfig, err, out)
 	}
+	return nil
+}
+
+// tsc type-checks the project of tsconfig with the pinned compiler of
+// types/ and fails the test with the diagnostics.
+func tsc(t *testing.T, tsconfig string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := runTSC(ctx, typesDir, tsconfig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTypeScriptNotInstalled(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := runTSC(ctx, t.TempDir(), "tsconfig.json")
+	if !errors.Is(err, errNotInstalled) || !strings.Contains(err.Error(), "npm ci") {
+		t.Fatalf("runTSC without an installed compiler: %v, want an error saying to run npm ci", err)
+	}
+}
+
+// TestTypeScriptCatchesErrors proves the check fails on a plugin that does
+// not type-check.
+func TestTypeScriptCatchesErrors(t *testing.T) {
+	t.Parallel()
+	dir := writeProject(t, DTS(sampleRegistry(t)), "void acme.msg.send({ account: 1 });\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	err := runTSC(ctx, typesDir, filepath.Join(dir, "tsconfig.json"))
+	if err == nil || errors.Is(err, errNotInstalled) || !strings.Contains(err.Error(), "TS2") {
+		t.Fatalf("tsc over a wrong call: %v, want TypeScript diagnostics", err)
+	}
+}
+
+// writeProject writes a TypeScript project of declarations and one plugin
+// file to a temporary folder and returns it.
+func writeProject(t *testing.T, dts []byte, plugin string) string {
+	t.Helper()
+	dir := t.TempDir()
+	tsconfig := `{
+  "compilerOptions": {
+    "target": "ES2020", "lib": ["ES2020"], "module": "commonjs", "moduleDetection": "force",
+    "noEmit": true, "strict": true, "types": []
+  },
+  "files": ["switchboard.d.ts", "plugin.ts"]
+}
+`
+	for name, content := range map[string][]byte{
+		"switchboard.d.ts": dts,
+		"plugin.ts":        []byte(plugin),
+		"tsconfig.json":    []byte(tsconfig),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // TestTypeScriptPlugins type-checks the generated declarations together
@@ -59,7 +120,6 @@ func TestTypeScriptPlugins(t *testing.T) {
 // calls them.
 func TestTypeScriptSample(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
 	plugin := strings.Join([]string{
 		"async function run(): Promise<string> {",
 		"  const sent = await acme.msg.send({ account: 'a', to: ['b'], count: 2, 'x-trace': true, upload: 'f' });",
@@ -77,22 +137,6 @@ func TestTypeScriptSample(t *testing.T) {
 		"void run();",
 		"",
 	}, "\n")
-	tsconfig := `{
-  "compilerOptions": {
-    "target": "ES2020", "lib": ["ES2020"], "module": "commonjs", "moduleDetection": "force",
-    "noEmit": true, "strict": true, "types": []
-  },
-  "files": ["switchboard.d.ts", "plugin.ts"]
-}
-`
-	for name, content := range map[string][]byte{
-		"switchboard.d.ts": DTS(sampleRegistry(t)),
-		"plugin.ts":        []byte(plugin),
-		"tsconfig.json":    []byte(tsconfig),
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := writeProject(t, DTS(sampleRegistry(t)), plugin)
 	tsc(t, filepath.Join(dir, "tsconfig.json"))
 }
