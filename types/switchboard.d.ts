@@ -191,20 +191,6 @@ declare namespace Switchboard {
     [key: string]: any;
   }
 
-  /** The codes a {@link BindingError} carries besides a vendor's own numeric codes. */
-  type ErrorCode =
-    | "permission_denied"
-    | "rate_limited"
-    | "invalid_argument"
-    | "too_many_pending"
-    | "bad_response"
-    | "unknown_method"
-    | "unreachable"
-    | "unsupported"
-    | "timeout"
-    | "canceled"
-    | "error";
-
   /** The Error a binding call or ev.reply rejects with. */
   interface BindingError extends Error {
     name: "BindingError";
@@ -397,6 +383,31 @@ declare namespace Switchboard {
     | "system.sync_failed"
     | "unknown"
     | `system.${string}`;
+
+  /** The codes a {@link BindingError} carries besides a vendor's own numeric codes. */
+  type ErrorCode =
+    /** the plugin's manifest does not grant the endpoint; nothing was sent */
+    | "permission_denied"
+    /** no turn within the rate limits' wait bound; retry later */
+    | "rate_limited"
+    /** the arguments do not fit the endpoint, or break a rule checked before sending */
+    | "invalid_argument"
+    /** the plugin has too many binding calls pending */
+    | "too_many_pending"
+    /** the vendor answered data that is not JSON */
+    | "bad_response"
+    /** no such vendor or endpoint */
+    | "unknown_method"
+    /** the vendor could not be reached or answered garbage; transient */
+    | "unreachable"
+    /** the host cannot make the call (no client configured, a vendor that cannot reply) */
+    | "unsupported"
+    /** the call did not finish in time (the handler's wall time or the vendor timeout) */
+    | "timeout"
+    /** the call was cancelled (the event finished or the plugin stopped) */
+    | "canceled"
+    /** any other failure; the message says what */
+    | "error";
 }
 
 /**

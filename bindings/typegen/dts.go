@@ -85,7 +85,12 @@ func DTS(reg *bindings.Registry) []byte {
 	fmt.Fprintf(&b, "  /** The kinds of message events. */\n  type MessageKind =%s;\n\n", union(messageKinds, "    "))
 	fmt.Fprintf(&b, "  /**\n   * An event pattern: a topic (the event type; for messages \"message.<kind>\"), a prefix of\n"+
 		"   * one (\"login\" selects login, login.qrcode and login.verify), a prefix followed by \".*\", or \"*\".\n"+
-		"   */\n  type Pattern =%s\n    | `system.${string}`;\n", union(patterns(), "    "))
+		"   */\n  type Pattern =%s\n    | `system.${string}`;\n\n", union(patterns(), "    "))
+	b.WriteString("  /** The codes a {@link BindingError} carries besides a vendor's own numeric codes. */\n  type ErrorCode =")
+	for _, c := range errorCodes {
+		fmt.Fprintf(&b, "\n    /** %s */\n    | %q", c.doc, c.code)
+	}
+	b.WriteString(";\n")
 	b.WriteString("}\n")
 
 	eps := vendorEndpoints(reg)

@@ -37,6 +37,10 @@ func TestCommittedFilesFresh(t *testing.T) {
 		}
 	}
 	for _, ep := range reg.Endpoints() {
+		line := "`" + ep.Method + " " + ep.Path + "` · permission `" + ep.Permission() + "`"
+		if !strings.Contains(string(files[0].Content), line) {
+			t.Errorf("the declarations lack %s", line)
+		}
 		if !strings.Contains(string(files[1].Content), "\n### "+ep.Permission()+"\n") {
 			t.Errorf("the binding reference lacks %s", ep.Permission())
 		}

@@ -23,6 +23,13 @@ func Markdown(reg *bindings.Registry) []byte {
 		"(`vendor.*` grants a whole vendor). Class *send* calls deliver a message and are paced by the send " +
 		"limits and routed through the outbox; class *query* calls are limited by the vendor's call limits only.\n\n")
 	b.WriteString("The TypeScript declarations of the same functions are in `types/switchboard.d.ts`.\n\n")
+	b.WriteString("A rejected call's error has `name` \"BindingError\", the `vendor` and a `code`: the vendor's own " +
+		"numeric code for a vendor error answer, else one of:\n\n")
+	b.WriteString("| Code | Meaning |\n|---|---|\n")
+	for _, c := range errorCodes {
+		fmt.Fprintf(&b, "| `%s` | %s |\n", c.code, c.doc)
+	}
+	b.WriteString("\n")
 
 	vendors := reg.Vendors()
 	eps := vendorEndpoints(reg)
@@ -131,4 +138,19 @@ func anchor(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// errorCodes are the codes of binding errors that are not a vendor's own.
+var errorCodes = []struct{ code, doc string }{
+	{"permission_denied", "the plugin's manifest does not grant the endpoint; nothing was sent"},
+	{"rate_limited", "no turn within the rate limits' wait bound; retry later"},
+	{"invalid_argument", "the arguments do not fit the endpoint, or break a rule checked before sending"},
+	{"too_many_pending", "the plugin has too many binding calls pending"},
+	{"bad_response", "the vendor answered data that is not JSON"},
+	{"unknown_method", "no such vendor or endpoint"},
+	{"unreachable", "the vendor could not be reached or answered garbage; transient"},
+	{"unsupported", "the host cannot make the call (no client configured, a vendor that cannot reply)"},
+	{"timeout", "the call did not finish in time (the handler's wall time or the vendor timeout)"},
+	{"canceled", "the call was cancelled (the event finished or the plugin stopped)"},
+	{"error", "any other failure; the message says what"},
 }

@@ -197,20 +197,6 @@ declare namespace Switchboard {
     [key: string]: any;
   }
 
-  /** The codes a {@link BindingError} carries besides a vendor's own numeric codes. */
-  type ErrorCode =
-    | "permission_denied"
-    | "rate_limited"
-    | "invalid_argument"
-    | "too_many_pending"
-    | "bad_response"
-    | "unknown_method"
-    | "unreachable"
-    | "unsupported"
-    | "timeout"
-    | "canceled"
-    | "error";
-
   /** The Error a binding call or ev.reply rejects with. */
   interface BindingError extends Error {
     name: "BindingError";
