@@ -18,9 +18,9 @@ func Markdown(reg *bindings.Registry) []byte {
 	b.WriteString("# Binding reference\n\n")
 	b.WriteString("Every vendor endpoint a plugin can call. In JavaScript each is an async function on the " +
 		"vendor's global object (`quntool.msg.text({...})`) that resolves to the vendor's `data` and rejects " +
-		"with an error carrying `vendor`, `code` and `message`; WASM plugins call it by its permission name " +
-		"through the host call. A plugin may call an endpoint only if its manifest grants the permission " +
-		"(`vendor.*` grants a whole vendor). Class *send* calls deliver a message and are paced by the send " +
+		"with an error carrying `vendor`, `code` and `message`; WASM plugins make the same call through the " +
+		"host's binding call, `{\"binding\": \"quntool\", \"method\": \"msg.text\", \"args\": {...}}`. A plugin may call an endpoint only if its manifest grants the permission " +
+		"(`quntool` or `quntool.*` grants a whole vendor, `quntool.msg.*` a namespace). Class *send* calls deliver a message and are paced by the send " +
 		"limits and routed through the outbox; class *query* calls are limited by the vendor's call limits only.\n\n")
 	b.WriteString("The TypeScript declarations of the same functions are in `types/switchboard.d.ts`.\n\n")
 	b.WriteString("A rejected call's error has `name` \"BindingError\", the `vendor` and a `code`: the vendor's own " +
