@@ -35,7 +35,8 @@ const (
 	MarkdownPath = "docs/bindings.md"
 )
 
-// Files returns every generated artifact for reg, in a fixed order.
+// Files returns every generated artifact for reg, in a fixed order: the
+// declarations, then the binding reference.
 func Files(reg *bindings.Registry) []File {
 	return []File{
 		{Path: DTSPath, Content: DTS(reg)},
@@ -192,7 +193,8 @@ func propName(s string) string {
 
 // Write writes files below the repository root root, creating folders as
 // needed. Each file is written to a temporary name and renamed into place,
-// so a reader never sees half a file.
+// so a reader never sees half a file. Two concurrent Writes to the same
+// root race on the temporary names; callers run one at a time.
 func Write(root string, files []File) error {
 	for _, f := range files {
 		path := filepath.Join(root, filepath.FromSlash(f.Path))
@@ -212,7 +214,8 @@ func Write(root string, files []File) error {
 }
 
 // Stale returns the paths of files whose copy below root is missing or
-// differs from the generated content.
+// differs from the generated content. It only reads, and is safe for
+// concurrent use.
 func Stale(root string, files []File) ([]string, error) {
 	var stale []string
 	for _, f := range files {
