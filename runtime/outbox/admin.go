@@ -89,6 +89,8 @@ func (o *Outbox) Retry(id string) (Entry, error) {
 	if err := checkID(id); err != nil {
 		return Entry{}, err
 	}
+	o.adminMu.Lock()
+	defer o.adminMu.Unlock()
 	o.mu.Lock()
 	if e, ok := o.entries[id]; ok {
 		e.notBefore, e.NextAttempt = time.Time{}, time.Time{}
@@ -129,6 +131,7 @@ func (o *Outbox) Retry(id string) (Entry, error) {
 		l.queue = append(l.queue, e)
 		o.runLocked(l)
 	}
+	snap := e.Entry
 	o.mu.Unlock()
 	if err == nil {
 		err = <-done
@@ -136,7 +139,7 @@ func (o *Outbox) Retry(id string) (Entry, error) {
 	if err != nil {
 		return Entry{}, fmt.Errorf("retry %s: %w", id, err)
 	}
-	return e.Entry, nil
+	return snap, nil
 }
 
 // Drop deletes entry id, pending or dead. A pending entry already with the
@@ -146,6 +149,8 @@ func (o *Outbox) Drop(id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
+	o.adminMu.Lock()
+	defer o.adminMu.Unlock()
 	o.mu.Lock()
 	e, known := o.entries[id]
 	o.mu.Unlock()

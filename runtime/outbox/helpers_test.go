@@ -138,6 +138,7 @@ type recorder struct {
 	mu                   sync.Mutex
 	sent, recovered      int
 	retrying, deadLetter int
+	attempts             []int
 }
 
 func (r *recorder) Sent(_ Entry, recovered bool) {
@@ -149,10 +150,18 @@ func (r *recorder) Sent(_ Entry, recovered bool) {
 	}
 }
 
-func (r *recorder) Retrying(Entry, error, time.Duration) {
+func (r *recorder) Retrying(e Entry, _ error, _ time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.retrying++
+	r.attempts = append(r.attempts, e.Attempts)
+}
+
+// retryAttempts are the entries' attempt counts at each retry.
+func (r *recorder) retryAttempts() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]int(nil), r.attempts...)
 }
 
 func (r *recorder) Dead(Entry, error) {

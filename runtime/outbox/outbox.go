@@ -59,6 +59,9 @@ const (
 	DefaultMaxAttempts = 5
 	DefaultBackoff     = time.Second
 	DefaultMaxBackoff  = time.Minute
+	// DefaultAttemptTimeout leaves room for the limiter's longest wait
+	// (30 s by default) and the vendor's answer.
+	DefaultAttemptTimeout = 2 * time.Minute
 )
 
 // Observer is told what the outbox does, for metrics and logs. Its methods
@@ -89,6 +92,10 @@ type Options struct {
 	// each further one up to MaxBackoff (DefaultBackoff, DefaultMaxBackoff
 	// when 0). Up to a tenth more is added at random so retries spread.
 	Backoff, MaxBackoff time.Duration
+	// AttemptTimeout bounds one try, the limiter's wait included
+	// (DefaultAttemptTimeout when 0); a try that runs out is a transient
+	// failure.
+	AttemptTimeout time.Duration
 	// Workers bounds how many sends are with Next at once; 0 means no
 	// bound beyond one per conversation (the limiter paces them).
 	Workers int
@@ -138,6 +145,8 @@ type Outbox struct {
 	seq   atomic.Uint64
 	slots chan struct{} // Workers semaphore; nil when unbounded
 
+	adminMu sync.Mutex // serializes Retry and Drop with each other
+
 	mu      sync.Mutex
 	entries map[string]*entry // pending entries this process knows
 	lanes   map[string]*lane  // conversations with queued entries
@@ -183,9 +192,12 @@ func Open(db *badger.DB, o Options) (*Outbox, error) {
 	if db == nil {
 		return nil, errors.New("open outbox: no database")
 	}
-	if o.MaxAttempts < 0 || o.Backoff < 0 || o.MaxBackoff < 0 || o.Workers < 0 {
-		return nil, fmt.Errorf("open outbox: negative setting (max attempts %d, backoff %s, max backoff %s, workers %d)",
-			o.MaxAttempts, o.Backoff, o.MaxBackoff, o.Workers)
+	if o.MaxAttempts < 0 || o.Backoff < 0 || o.MaxBackoff < 0 || o.Workers < 0 || o.AttemptTimeout < 0 {
+		return nil, fmt.Errorf("open outbox: negative setting (max attempts %d, backoff %s, max backoff %s, attempt timeout %s, workers %d)",
+			o.MaxAttempts, o.Backoff, o.MaxBackoff, o.AttemptTimeout, o.Workers)
+	}
+	if o.AttemptTimeout == 0 {
+		o.AttemptTimeout = DefaultAttemptTimeout
 	}
 	if o.MaxAttempts == 0 {
 		o.MaxAttempts = DefaultMaxAttempts
@@ -246,10 +258,6 @@ func (o *Outbox) lastID() (uint64, error) {
 	})
 	return last, err
 }
-
-// Wrap returns o itself, for symmetry with the other Invoker layers; the
-// next Invoker is Options.Next.
-func (o *Outbox) Wrap() bindings.Invoker { return o }
 
 // Start loads the entries a previous run left pending and starts sending,
 // until ctx ends or Close. Calls stored before Start wait for it.
@@ -439,7 +447,9 @@ func (o *Outbox) run(l *lane) {
 			}
 		}
 		o.inFlight.Add(1)
-		data, err := o.opts.Next.Invoke(o.ctx, call)
+		actx, cancel := context.WithTimeout(o.ctx, o.opts.AttemptTimeout)
+		data, err := o.opts.Next.Invoke(actx, call)
+		cancel()
 		o.inFlight.Add(-1)
 		if o.slots != nil {
 			<-o.slots
@@ -472,13 +482,17 @@ func (o *Outbox) abandon(l *lane, e *entry) {
 	poke(l.wake)
 }
 
-// retryable reports whether a failed send is worth trying again.
-func retryable(err error) bool {
+// paced reports whether a send failed for pacing alone: the limiter gave
+// up waiting for a slot, or the vendor answered with its frequency limit.
+// Such a try is not counted as an attempt: pacing delays a send, it never
+// dead-letters one.
+func paced(err error) bool {
 	var rl *bindings.RateLimitedError
-	return bindings.Transient(err) || errors.Is(err, bindings.ErrVendorThrottled) || errors.As(err, &rl)
+	return errors.As(err, &rl) || errors.Is(err, bindings.ErrVendorThrottled)
 }
 
-// backoff is the pause after the n-th failure (n >= 1) with err.
+// backoff is the pause after the n-th failed attempt (n >= 1; 0 for a
+// pacing failure) with err.
 func (o *Outbox) backoff(n int, err error) time.Duration {
 	d := o.opts.Backoff
 	for i := 1; i < n && d < o.opts.MaxBackoff; i++ {
@@ -498,12 +512,16 @@ func (o *Outbox) backoff(n int, err error) time.Duration {
 func (o *Outbox) settle(l *lane, e *entry, data json.RawMessage, err error) {
 	o.mu.Lock()
 	e.inFlight = false
-	if err != nil && !e.dropped {
-		e.Attempts++
+	failed := err != nil && !e.dropped
+	pacing := failed && paced(err)
+	if failed {
+		if !pacing {
+			e.Attempts++
+		}
 		info := bindings.Describe(e.Vendor, err)
 		e.LastError = &info
 	}
-	if err != nil && !e.dropped && retryable(err) && e.Attempts < o.opts.MaxAttempts {
+	if pacing || (failed && bindings.Transient(err) && e.Attempts < o.opts.MaxAttempts) {
 		wait := o.backoff(e.Attempts, err)
 		e.notBefore = o.clock.Now().Add(wait)
 		e.NextAttempt = e.notBefore.UTC()
@@ -520,12 +538,12 @@ func (o *Outbox) settle(l *lane, e *entry, data json.RawMessage, err error) {
 	l.queue[0] = nil
 	l.queue = l.queue[1:]
 	delete(o.entries, e.ID)
-	waiter, dropped := e.waiter, e.dropped
+	waiter := e.waiter
 	e.waiter = nil
 	e.NextAttempt = time.Time{}
 	snap := e.Entry
 	switch {
-	case dropped: // Drop deleted it
+	case e.dropped: // Drop deleted it
 	case err == nil:
 		_, _ = o.w.enqueue(write{del: [][]byte{stateKey(Pending, snap.ID)}}, false)
 	default:
@@ -535,14 +553,14 @@ func (o *Outbox) settle(l *lane, e *entry, data json.RawMessage, err error) {
 	o.mu.Unlock()
 
 	switch {
-	case dropped:
-		data, err = nil, ErrDropped
-	case err == nil:
+	case err == nil: // sent, even if dropped meanwhile
 		o.sent.Add(1)
 		if e.recovered {
 			o.resent.Add(1)
 		}
 		o.obs.Sent(snap, e.recovered)
+	case !failed:
+		data, err = nil, ErrDropped
 	default:
 		o.deadLettered.Add(1)
 		o.log.Error("send dead-lettered", "id", snap.ID, "call", snap.Call().String(), "plugin", snap.Plugin,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,17 +240,22 @@ func TestCrashAfterSendResendsOnce(t *testing.T) {
 }
 
 // TestTransientRetry: transient failures are retried with a doubling
-// backoff, then the send succeeds and the caller gets the answer.
+// backoff, then the send succeeds and the caller gets the answer. Pacing
+// failures (the limiter gave up, the vendor's frequency limit) are retried
+// too but not counted as attempts, so with MaxAttempts 1 they still go out.
 func TestTransientRetry(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name string
-		err  error
+		name         string
+		err          error
+		pacing       bool
+		wantAttempts int
 	}{
-		{"unreachable", fmt.Errorf("post: %w", bindings.ErrTransport)},
-		{"vendor 5xx", &bindings.VendorError{Vendor: "quntool", Code: 502, HTTPStatus: 502}},
-		{"vendor throttled", &bindings.VendorError{Vendor: "quntool", Code: bindings.CodeFrequencyLimit}},
-		{"limiter gave up", &bindings.RateLimitedError{Key: "quntool/account/1", Wait: 5 * time.Millisecond}},
+		{"unreachable", fmt.Errorf("post: %w", bindings.ErrTransport), false, 3},
+		{"vendor 5xx", &bindings.VendorError{Vendor: "quntool", Code: 502, HTTPStatus: 502}, false, 3},
+		{"timeout", context.DeadlineExceeded, false, 3},
+		{"vendor throttled", &bindings.VendorError{Vendor: "quntool", Code: bindings.CodeFrequencyLimit}, true, 0},
+		{"limiter gave up", &bindings.RateLimitedError{Key: "quntool/account/1", Wait: 30 * time.Millisecond}, true, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -259,7 +265,11 @@ func TestTransientRetry(t *testing.T) {
 			f := newFlaky(w.reg, 3, tt.err)
 			rec := &recorder{}
 			const base = 20 * time.Millisecond
-			ob := start(t, openDB(t, ""), Options{Next: f, Registry: w.reg, Backoff: base, MaxBackoff: time.Second, Observer: rec})
+			opts := Options{Next: f, Registry: w.reg, Backoff: base, MaxBackoff: time.Second, Observer: rec}
+			if tt.pacing {
+				opts.MaxAttempts = 1
+			}
+			ob := start(t, openDB(t, ""), opts)
 			data, err := ob.Invoke(ctx, text(acct1, cust1, "retry me"))
 			if err != nil {
 				t.Fatalf("invoke: %v", err)
@@ -273,9 +283,19 @@ func TestTransientRetry(t *testing.T) {
 			}
 			for i := 1; i < len(tries); i++ {
 				want := base << (i - 1)
+				if tt.pacing {
+					want = base
+					var rl *bindings.RateLimitedError
+					if errors.As(tt.err, &rl) {
+						want = rl.Wait
+					}
+				}
 				if gap := tries[i].Sub(tries[i-1]); gap < want {
 					t.Errorf("gap before try %d is %s, want at least %s", i+1, gap, want)
 				}
+			}
+			if got := rec.retryAttempts(); len(got) != 3 || got[2] != tt.wantAttempts {
+				t.Errorf("attempts seen by the observer %v, want the last %d", got, tt.wantAttempts)
 			}
 			if _, _, r, d := rec.counts(); r != 3 || d != 0 {
 				t.Errorf("observer saw %d retries, %d dead; want 3, 0", r, d)
@@ -284,6 +304,61 @@ func TestTransientRetry(t *testing.T) {
 				t.Errorf("stats %+v: want 3 retries, 1 sent", st)
 			}
 		})
+	}
+}
+
+// TestAttemptTimeout: a try that hangs is cut off after AttemptTimeout and
+// retried.
+func TestAttemptTimeout(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	w := newWorld(t)
+	var hung atomic.Bool
+	next := bindings.InvokerFunc(func(ctx context.Context, c bindings.Call) (json.RawMessage, error) {
+		if hung.CompareAndSwap(false, true) {
+			<-ctx.Done()
+			return nil, fmt.Errorf("post: %w", ctx.Err())
+		}
+		return w.reg.Invoke(ctx, c)
+	})
+	ob := start(t, openDB(t, ""), Options{Next: next, Registry: w.reg, AttemptTimeout: 20 * time.Millisecond,
+		Backoff: time.Millisecond, MaxBackoff: time.Millisecond})
+	if _, err := ob.Invoke(ctx, text(acct1, cust1, "slow vendor")); err != nil {
+		t.Fatalf("invoke: %v", err)
+	}
+	if st := mustStats(t, ob); st.Retries != 1 || len(w.sim.Sent()) != 1 {
+		t.Errorf("stats %+v, %d sent: want one retry and one send", st, len(w.sim.Sent()))
+	}
+}
+
+// TestOpenRefusesBadOptions: settings that cannot work are refused.
+func TestOpenRefusesBadOptions(t *testing.T) {
+	t.Parallel()
+	db := openDB(t, "")
+	for _, tc := range []struct {
+		name string
+		o    Options
+	}{
+		{"negative attempts", Options{MaxAttempts: -1}},
+		{"negative backoff", Options{Backoff: -time.Second}},
+		{"max below base", Options{Backoff: time.Minute, MaxBackoff: time.Second}},
+		{"negative workers", Options{Workers: -2}},
+		{"negative timeout", Options{AttemptTimeout: -time.Second}},
+	} {
+		if _, err := Open(db, tc.o); err == nil {
+			t.Errorf("%s: opened", tc.name)
+		}
+	}
+	if _, err := Open(nil, Options{}); err == nil {
+		t.Error("opened without a database")
+	}
+	ob, err := Open(db, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	if err := ob.Start(context.Background()); err == nil {
+		t.Error("started without Next")
 	}
 }
 
