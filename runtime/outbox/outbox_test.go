@@ -478,16 +478,7 @@ func TestRetryAndDrop(t *testing.T) {
 func TestDropPendingReleasesCaller(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	w := newWorld(t)
-	f := newFlaky(w.reg, 1, fmt.Errorf("down: %w", bindings.ErrTransport))
-	f.content = "stuck"
-	ob := start(t, openDB(t, ""), Options{Next: f, Registry: w.reg, Backoff: time.Hour, MaxBackoff: time.Hour})
-	first := make(chan error, 1)
-	go func() {
-		_, err := ob.Invoke(ctx, text(acct1, cust1, "stuck"))
-		first <- err
-	}()
-	waitFor(t, ctx, "the first failure", func() bool { return mustStats(t, ob).Retries == 1 })
+	w, ob, first := backedOff(t, ctx, "stuck")
 	second := make(chan error, 1)
 	go func() {
 		_, err := ob.Invoke(ctx, text(acct1, cust1, "behind"))
@@ -515,20 +506,31 @@ func TestDropPendingReleasesCaller(t *testing.T) {
 	}
 }
 
+// backedOff starts an outbox whose first try of a send of content fails
+// transiently, to be retried in an hour, and sends content from acct1 to
+// cust1. It returns once that try failed, with the channel the caller's
+// result comes on.
+func backedOff(t *testing.T, ctx context.Context, content string) (*world, *Outbox, <-chan error) {
+	t.Helper()
+	w := newWorld(t)
+	f := newFlaky(w.reg, 1, fmt.Errorf("down: %w", bindings.ErrTransport))
+	f.content = content
+	ob := start(t, openDB(t, ""), Options{Next: f, Registry: w.reg, Backoff: time.Hour, MaxBackoff: time.Hour})
+	done := make(chan error, 1)
+	go func() {
+		_, err := ob.Invoke(ctx, text(acct1, cust1, content))
+		done <- err
+	}()
+	waitFor(t, ctx, "the first failure", func() bool { return mustStats(t, ob).Retries == 1 })
+	return w, ob, done
+}
+
 // TestRetryPendingSkipsBackoff: Retry of a pending entry waiting out a
 // long backoff sends it now.
 func TestRetryPendingSkipsBackoff(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	w := newWorld(t)
-	f := newFlaky(w.reg, 1, fmt.Errorf("down: %w", bindings.ErrTransport))
-	ob := start(t, openDB(t, ""), Options{Next: f, Registry: w.reg, Backoff: time.Hour, MaxBackoff: time.Hour})
-	done := make(chan error, 1)
-	go func() {
-		_, err := ob.Invoke(ctx, text(acct1, cust1, "now"))
-		done <- err
-	}()
-	waitFor(t, ctx, "the first failure", func() bool { return mustStats(t, ob).Retries == 1 })
+	_, ob, done := backedOff(t, ctx, "now")
 	pending, err := ob.List(Pending, 1)
 	if err != nil || len(pending) != 1 {
 		t.Fatalf("pending %+v (%v)", pending, err)
@@ -615,12 +617,7 @@ func TestOrderPerConversation(t *testing.T) {
 func TestConversationsIndependent(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	w := newWorld(t)
-	f := newFlaky(w.reg, 1000, fmt.Errorf("down: %w", bindings.ErrTransport))
-	f.content = "stuck"
-	ob := start(t, openDB(t, ""), Options{Next: f, Registry: w.reg, Backoff: time.Hour, MaxBackoff: time.Hour})
-	go func() { _, _ = ob.Invoke(ctx, text(acct1, cust1, "stuck")) }()
-	waitFor(t, ctx, "the stuck send's failure", func() bool { return len(f.triesOf("stuck")) == 1 })
+	w, ob, _ := backedOff(t, ctx, "stuck")
 	if _, err := ob.Invoke(ctx, text(acct1, cust2, "free")); err != nil {
 		t.Fatalf("the other conversation's send: %v", err)
 	}
