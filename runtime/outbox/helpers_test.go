@@ -43,6 +43,12 @@ func newWorld(t testing.TB) *world {
 	t.Helper()
 	s := sim.New(sim.Options{SendInterval: -1, HourlyCorpCap: -1})
 	t.Cleanup(s.Close)
+	return newWorldOn(t, s)
+}
+
+// newWorldOn seeds s with the accounts and customers and serves it.
+func newWorldOn(t testing.TB, s *sim.Sim) *world {
+	t.Helper()
 	for _, a := range []string{acct1, acct2} {
 		if _, err := s.Seed(sim.Account{WxID: a}); err != nil {
 			t.Fatal(err)

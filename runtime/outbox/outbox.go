@@ -340,7 +340,8 @@ func (o *Outbox) Close() error {
 // the package comment for what the caller gets when ctx ends first). Calls
 // of other classes, and calls of unknown endpoints, go straight to Next.
 // Arguments are checked before storing, so a call the vendor would refuse
-// for its shape is never stored.
+// for its shape is never stored. The outbox keeps c.Args until the send is
+// done: the caller must not change the map after the call.
 func (o *Outbox) Invoke(ctx context.Context, c bindings.Call) (json.RawMessage, error) {
 	if o.opts.Registry == nil || o.opts.Next == nil {
 		return nil, errors.New("outbox: no registry or next invoker")

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/bindings"
+	"github.com/switchboard-dev/switchboard/bindings/quntool/sim"
+	"github.com/switchboard-dev/switchboard/runtime/config"
+	"github.com/switchboard-dev/switchboard/runtime/limits"
 )
 
 // TestStoreThenSend: a send is on disk before the vendor sees it, the
@@ -623,5 +626,56 @@ func TestConversationsIndependent(t *testing.T) {
 	}
 	if sent := w.sim.Sent(); len(sent) != 1 || sent[0].Content != "free" {
 		t.Errorf("simulator got %+v, want free", sent)
+	}
+}
+
+// TestPacedByLimiter: sends through the outbox and the host limiter to a
+// simulator that refuses sends closer than its interval all go out, in
+// order, with no refusal, the two accounts in parallel.
+func TestPacedByLimiter(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	const interval = 15 * time.Millisecond
+	s := sim.New(sim.Options{SendInterval: interval, HourlyCorpCap: -1})
+	t.Cleanup(s.Close)
+	w := newWorldOn(t, s)
+	var lc config.Limits
+	lc.Quntool.SendIntervalMS = int(interval / time.Millisecond)
+	lc.Quntool.SendsPerHourPerCorp = 50000
+	lc.MaxWaitMS = 10000
+	lim, err := limits.New(limits.Options{Registry: w.reg, Rules: limits.FromConfig(lc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob := start(t, openDB(t, ""), Options{Next: lim.Wrap(w.reg), Registry: w.reg})
+	const each = 8
+	var wg sync.WaitGroup
+	for _, acct := range []string{acct1, acct2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var last json.RawMessage
+			for i := range each {
+				var err error
+				if last, err = ob.Invoke(ctx, text(acct, cust1, fmt.Sprint(i))); err != nil {
+					t.Errorf("send %d from %s: %v (%s)", i, acct, err, last)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if v := s.Violations(); v != 0 {
+		t.Errorf("the simulator refused %d sends as too frequent", v)
+	}
+	next := map[string]int{}
+	for _, sent := range s.Sent() {
+		if want := fmt.Sprint(next[sent.Account]); sent.Content != want {
+			t.Errorf("%s sent %s, want %s", sent.Account, sent.Content, want)
+		}
+		next[sent.Account]++
+	}
+	if next[acct1] != each || next[acct2] != each {
+		t.Errorf("sent per account %v, want %d each", next, each)
 	}
 }
