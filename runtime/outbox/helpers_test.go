@@ -37,6 +37,7 @@ func testCtx(t testing.TB) context.Context {
 type world struct {
 	sim *sim.Sim
 	reg *bindings.Registry
+	api string // the simulator's API base URL
 }
 
 func newWorld(t testing.TB) *world {
@@ -66,7 +67,7 @@ func newWorldOn(t testing.TB, s *sim.Sim) *world {
 	if err := reg.Add(quntool.Vendor(client)); err != nil {
 		t.Fatal(err)
 	}
-	return &world{sim: s, reg: reg}
+	return &world{sim: s, reg: reg, api: srv.URL + sim.APIPrefix}
 }
 
 // text is a quntool text send from account to customer.
