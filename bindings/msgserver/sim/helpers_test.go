@@ -217,4 +217,17 @@ func msgArgs(receiver string, extra ...any) map[string]any {
 	return args
 }
 
-func unmarshal(data []byte, out any) error { return json.Unmarshal(data, out) }
+// answer calls method; when code is not 0 it checks the call failed with
+// that vendor code and answers false, else it decodes the data into out
+// and answers true.
+func (h *harness) answer(t *testing.T, method string, args map[string]any, code int, out any) bool {
+	t.Helper()
+	if code == 0 {
+		h.mustCall(t, method, args, out)
+		return true
+	}
+	if _, err := h.call(t, method, args); vendorCode(err) != code {
+		t.Fatalf("%s: err = %v, want code %d", method, err, code)
+	}
+	return false
+}

@@ -12,21 +12,26 @@ import (
 // dateLayout is the layout of send_at_start and send_at_end.
 const dateLayout = "2006-01-02"
 
+// wireBase are the fields every archived message has on the wire.
+type wireBase struct {
+	ID          string   `json:"id"`
+	ExtCorpID   string   `json:"ext_corp_id"`
+	MsgID       string   `json:"msgid"`
+	Action      string   `json:"action"`
+	From        string   `json:"from"`
+	ToList      []string `json:"tolist"`
+	RoomID      string   `json:"room_id"`
+	MsgTime     int64    `json:"msg_time"`
+	MsgType     string   `json:"msg_type"`
+	ContentText string   `json:"content_text"`
+	Seq         int64    `json:"seq"`
+	SessionID   string   `json:"session_id"`
+	SessionType string   `json:"session_type"`
+}
+
 // wireMessage is an archived message as session-msgs and search answer it.
 type wireMessage struct {
-	ID             string       `json:"id"`
-	ExtCorpID      string       `json:"ext_corp_id"`
-	MsgID          string       `json:"msgid"`
-	Action         string       `json:"action"`
-	From           string       `json:"from"`
-	ToList         []string     `json:"tolist"`
-	RoomID         string       `json:"room_id"`
-	MsgTime        int64        `json:"msg_time"`
-	MsgType        string       `json:"msg_type"`
-	ContentText    string       `json:"content_text"`
-	Seq            int64        `json:"seq"`
-	SessionID      string       `json:"session_id"`
-	SessionType    string       `json:"session_type"`
+	wireBase
 	SenderName     string       `json:"sender_name"`
 	SenderAvatar   string       `json:"sender_avatar"`
 	ChatMsgContent *wireContent `json:"chat_msg_content"`
@@ -45,24 +50,21 @@ type wireContent struct {
 // wireSession is one item of sessions: the session's latest message and
 // the other party.
 type wireSession struct {
-	ID            string   `json:"id"`
-	ExtCorpID     string   `json:"ext_corp_id"`
-	MsgID         string   `json:"msgid"`
-	Action        string   `json:"action"`
-	From          string   `json:"from"`
-	ToList        []string `json:"tolist"`
-	RoomID        string   `json:"room_id"`
-	MsgTime       int64    `json:"msg_time"`
-	MsgType       string   `json:"msg_type"`
-	ContentText   string   `json:"content_text"`
-	Seq           int64    `json:"seq"`
-	SessionID     string   `json:"session_id"`
-	SessionType   string   `json:"session_type"`
-	PeerAvatar    string   `json:"peer_avatar"`
-	PeerName      string   `json:"peer_name"`
-	PeerExtID     string   `json:"peer_ext_id"`
-	PeerType      string   `json:"peer_type"`
-	GroupChatName string   `json:"group_chat_name"`
+	wireBase
+	PeerAvatar    string `json:"peer_avatar"`
+	PeerName      string `json:"peer_name"`
+	PeerExtID     string `json:"peer_ext_id"`
+	PeerType      string `json:"peer_type"`
+	GroupChatName string `json:"group_chat_name"`
+}
+
+// base is m's common wire fields; id is the row id shown.
+func base(corpID, id string, m *Message) wireBase {
+	return wireBase{
+		ID: id, ExtCorpID: corpID, MsgID: m.MsgID, Action: m.Action, From: m.From,
+		ToList: nonNil(m.ToList), RoomID: m.RoomID, MsgTime: m.Time.UnixMilli(), MsgType: m.Type,
+		ContentText: m.Text, Seq: m.Seq, SessionID: m.SessionID, SessionType: m.SessionType,
+	}
 }
 
 // list is the data of session-msgs and search.
@@ -264,9 +266,7 @@ func (c *corp) wire(corpID string, m *Message) wireMessage {
 		name, avatar = firstOf(name, p.Name), firstOf(avatar, p.Avatar)
 	}
 	return wireMessage{
-		ID: m.ID, ExtCorpID: corpID, MsgID: m.MsgID, Action: m.Action, From: m.From,
-		ToList: nonNil(m.ToList), RoomID: m.RoomID, MsgTime: m.Time.UnixMilli(), MsgType: m.Type,
-		ContentText: m.Text, Seq: m.Seq, SessionID: m.SessionID, SessionType: m.SessionType,
+		wireBase:   base(corpID, m.ID, m),
 		SenderName: name, SenderAvatar: avatar,
 		ChatMsgContent: &wireContent{ID: "content" + m.ID, ChatMsgID: m.ID, ContentType: m.Type,
 			Content: string(inner), FileURL: m.FileURL, FileName: m.FileName},
@@ -279,9 +279,7 @@ func (c *corp) session(staff, corpID string, m *Message) wireSession {
 	peer := peerOf(staff, m)
 	p := c.people[peer]
 	item := wireSession{
-		ID: c.sessions[m.SessionID], ExtCorpID: corpID, MsgID: m.MsgID, Action: m.Action, From: m.From,
-		ToList: nonNil(m.ToList), RoomID: m.RoomID, MsgTime: m.Time.UnixMilli(), MsgType: m.Type,
-		ContentText: m.Text, Seq: m.Seq, SessionID: m.SessionID, SessionType: m.SessionType,
+		wireBase:   base(corpID, c.sessions[m.SessionID], m),
 		PeerAvatar: p.Avatar, PeerName: firstOf(p.Name, peer), PeerExtID: peer, PeerType: p.Type,
 	}
 	switch {

@@ -170,19 +170,9 @@ func TestSessions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			data, err := h.call(t, "chatMsg.sessions", tt.args)
-			if tt.code != 0 {
-				if vendorCode(err) != tt.code {
-					t.Fatalf("err = %v, want code %d", err, tt.code)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
 			var page sessionPage
-			if err := unmarshal(data, &page); err != nil {
-				t.Fatal(err)
+			if !h.answer(t, "chatMsg.sessions", tt.args, tt.code, &page) {
+				return
 			}
 			peers := []string{}
 			for _, it := range page.Items {
@@ -271,19 +261,9 @@ func TestSessionMsgs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			data, err := h.call(t, "chatMsg.sessionMsgs", tt.args)
-			if tt.code != 0 {
-				if vendorCode(err) != tt.code {
-					t.Fatalf("err = %v, want code %d", err, tt.code)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
 			var page messagePage
-			if err := unmarshal(data, &page); err != nil {
-				t.Fatal(err)
+			if !h.answer(t, "chatMsg.sessionMsgs", tt.args, tt.code, &page) {
+				return
 			}
 			if !slices.Equal(page.texts(), tt.texts) || page.Total != tt.total {
 				t.Errorf("texts %q total %d, want %q %d", page.texts(), page.Total, tt.texts, tt.total)
@@ -350,19 +330,9 @@ func TestSearch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			data, err := h.call(t, "chatMsg.search", tt.args)
-			if tt.code != 0 {
-				if vendorCode(err) != tt.code {
-					t.Fatalf("err = %v, want code %d", err, tt.code)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
 			var page messagePage
-			if err := unmarshal(data, &page); err != nil {
-				t.Fatal(err)
+			if !h.answer(t, "chatMsg.search", tt.args, tt.code, &page) {
+				return
 			}
 			if page.Total != tt.total || len(page.Items) != tt.n || (tt.n > 0 && page.Items[0].ContentText != tt.first) {
 				t.Errorf("total %d, %d items, first %q; want %d, %d, %q", page.Total, len(page.Items), firstText(page), tt.total, tt.n, tt.first)
