@@ -9,7 +9,7 @@ import (
 )
 
 // scan calls fn with every stored entry in state s, in ID order, until fn
-// answers false.
+// answers false. Entries that cannot be decoded are logged and skipped.
 func (o *Outbox) scan(s State, fn func(*Entry) bool) error {
 	prefix := stateKey(s, "")
 	return o.db.View(func(txn *badger.Txn) error {
@@ -23,7 +23,10 @@ func (o *Outbox) scan(s State, fn func(*Entry) bool) error {
 			}
 			e, err := decodeEntry(item.KeyCopy(nil), val)
 			if err != nil {
-				return err
+				// One unreadable record must not stop the others: it
+				// stays in the store, for Drop.
+				o.log.Error("skipping unreadable outbox entry", "error", err)
+				continue
 			}
 			if !fn(e) {
 				return nil
@@ -51,34 +54,43 @@ func (o *Outbox) List(s State, limit int) ([]Entry, error) {
 	return out, nil
 }
 
+// item finds the stored record of entry id, pending or dead.
+func item(txn *badger.Txn, id string) (*badger.Item, error) {
+	for _, s := range []State{Pending, Dead} {
+		it, err := txn.Get(stateKey(s, id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			continue
+		}
+		return it, err
+	}
+	return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+}
+
 // get reads the stored entry id, pending or dead.
 func (o *Outbox) get(id string) (*Entry, error) {
 	var found *Entry
 	err := o.db.View(func(txn *badger.Txn) error {
-		for _, s := range []State{Pending, Dead} {
-			item, err := txn.Get(stateKey(s, id))
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			val, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			found, err = decodeEntry(item.KeyCopy(nil), val)
+		it, err := item(txn, id)
+		if err != nil {
 			return err
 		}
-		return nil
+		val, err := it.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		found, err = decodeEntry(it.KeyCopy(nil), val)
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if found == nil {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	return found, nil
+	return found, err
+}
+
+// exists answers nil when entry id is stored, pending or dead, readable
+// or not.
+func (o *Outbox) exists(id string) error {
+	return o.db.View(func(txn *badger.Txn) error {
+		_, err := item(txn, id)
+		return err
+	})
 }
 
 // Retry sends entry id again as soon as its conversation's turn comes: a
@@ -155,7 +167,7 @@ func (o *Outbox) Drop(id string) error {
 	e, known := o.entries[id]
 	o.mu.Unlock()
 	if !known {
-		if _, err := o.get(id); err != nil {
+		if err := o.exists(id); err != nil {
 			return fmt.Errorf("drop %s: %w", id, err)
 		}
 	}
