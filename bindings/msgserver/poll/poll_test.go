@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -473,5 +474,38 @@ func TestPacing(t *testing.T) {
 	// A sync and three listings: three gaps of 20 ms at least.
 	if n, took := p.Stats().Requests, time.Since(start); n != 4 || took < 60*time.Millisecond {
 		t.Errorf("%d requests in %v, want 4 paced 20 ms apart", n, took)
+	}
+}
+
+func TestUnreadableMessageIsKeptAsUnknown(t *testing.T) {
+	t.Parallel()
+	// A service whose archive holds one message without a msgid.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var data string
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/sessions") && r.URL.Query().Get("session_type") == "external":
+			data = `{"items":[{"session_id":"s1","session_type":"external","from":"c1","tolist":["staffA"],"peer_ext_id":"c1","seq":"9"}],"total":1,"page":1,"page_size":100}`
+		case strings.HasSuffix(r.URL.Path, "/sessions"):
+			data = `{"items":[],"total":0,"page":1,"page_size":100}`
+		case strings.HasSuffix(r.URL.Path, "/session-msgs") && r.URL.Query().Get("receiver_id") == "c1":
+			data = `{"items":[{"from":"c1","seq":9,"msg_type":"text","content_text":"no id"}],"total":1}`
+		default:
+			data = `null`
+		}
+		fmt.Fprintf(w, `{"code":0,"message":"success","data":%s}`, data)
+	}))
+	t.Cleanup(srv.Close)
+	app, cur := newMemAppender(), newMemCursors()
+	p := newPoller(t, Options{Client: newClient(t, srv.URL, testSecret), Targets: []Target{{CorpID: corpA, Staff: []string{staffA}}},
+		Appender: app, Cursor: cur, RequestsPerSecond: -1})
+	if err := p.Poll(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := app.snapshot()
+	if len(evs) != 1 || evs[0].Type != event.TypeUnknown || evs[0].Account != staffA || !strings.Contains(string(evs[0].Raw), "no id") {
+		t.Fatalf("events = %+v", evs)
+	}
+	if cur.seq(corpA, staffA) != 9 {
+		t.Errorf("cursor %d, want 9", cur.seq(corpA, staffA))
 	}
 }
