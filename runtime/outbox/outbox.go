@@ -145,7 +145,7 @@ type Outbox struct {
 	seq   atomic.Uint64
 	slots chan struct{} // Workers semaphore; nil when unbounded
 
-	adminMu sync.Mutex // serializes Retry and Drop with each other
+	adminMu sync.Mutex // serializes Retry, Drop and Start's load
 
 	mu      sync.Mutex
 	entries map[string]*entry // pending entries this process knows
@@ -265,6 +265,8 @@ func (o *Outbox) Start(ctx context.Context) error {
 	if o.opts.Next == nil {
 		return errors.New("start outbox: no Next invoker")
 	}
+	o.adminMu.Lock() // no Retry or Drop between the load and the lanes
+	defer o.adminMu.Unlock()
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
