@@ -378,8 +378,15 @@ func (p *Poller) pollStaff(ctx context.Context, corp, staff string) error {
 		return err
 	}
 	receivers, high, err := p.newSessions(ctx, corp, staff, cur.Seq)
-	if err != nil || high <= cur.Seq {
+	if err != nil {
 		return err
+	}
+	if high < cur.Seq && high > 0 {
+		p.log.Warn("archive seq is below the cursor; was the archive rebuilt? delete the cursor to read it again",
+			"corp", corp, "staff", staff, "cursor", cur.Seq, "highest", high)
+	}
+	if high <= cur.Seq {
+		return nil
 	}
 	var found []pending
 	seen := map[int64]bool{}
