@@ -3,8 +3,10 @@
 // storage.PrefixOutbox, before it goes out; then it is sent through the
 // next Invoker (the rate limiter, which paces it), retried with
 // exponential backoff while it fails transiently, and moved to a
-// dead-letter list when it fails permanently or MaxAttempts times. Ops
-// list, retry and drop entries with List, Retry and Drop (or Handler, the
+// dead-letter list when it fails permanently or MaxAttempts times. A try
+// refused only for pacing (the limiter's wait ran out, or the vendor's
+// frequency limit answered) is retried without counting as an attempt:
+// pacing delays a send, it never dead-letters one. Ops list, retry and drop entries with List, Retry and Drop (or Handler, the
 // admin API), on the running process or on a stopped store.
 //
 // Delivery is at least once. An entry is deleted only after the vendor's
