@@ -25,8 +25,6 @@ package pdk
 import (
 	"encoding/json"
 	"fmt"
-
-	"github.com/switchboard-dev/switchboard/runtime/event"
 )
 
 // HostNamespace is the import module of the Switchboard host functions.
@@ -49,8 +47,62 @@ const (
 	FuncLog      = "log"       // LogRecord -> nothing
 )
 
-// Event is the event a plugin is called with (SPEC §3).
-type Event = event.Event
+// Event is the event a plugin is called with (SPEC §3). Data and Raw are
+// kept as JSON text: decode them with encoding/json when a plugin needs
+// them.
+type Event struct {
+	ID           string          `json:"id"`
+	Type         string          `json:"type"` // message, login, room.joined, ...
+	Vendor       string          `json:"vendor"`
+	Account      string          `json:"account"`
+	Time         int64           `json:"time"`     // ms since the epoch, the vendor's time
+	Received     int64           `json:"received"` // ms since the epoch, when it was stored
+	Conversation *Conversation   `json:"conversation,omitempty"`
+	Message      *Message        `json:"message,omitempty"`
+	Data         json.RawMessage `json:"data,omitempty"`
+	Raw          json.RawMessage `json:"raw,omitempty"`
+}
+
+// Topic is what event patterns match: the type, and for messages the type
+// and the message kind ("message.text").
+func (e *Event) Topic() string {
+	if e.Type == "message" && e.Message != nil && e.Message.Kind != "" {
+		return e.Type + "." + e.Message.Kind
+	}
+	return e.Type
+}
+
+// Conversation is where a message or room event happened: "S:..." private,
+// "R:..." group.
+type Conversation struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"` // private or group
+}
+
+// Message is the body of a "message" event.
+type Message struct {
+	ID       string   `json:"id"`
+	Kind     string   `json:"kind"` // text, image, video, voice, file, link, ...
+	Text     string   `json:"text"` // the text, or a short description for other kinds
+	From     *Party   `json:"from,omitempty"`
+	To       string   `json:"to,omitempty"`
+	Self     bool     `json:"self"` // sent by the account itself
+	Mentions []string `json:"mentions,omitempty"`
+	File     *File    `json:"file,omitempty"`
+}
+
+// Party is a sender.
+type Party struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+}
+
+// File is the attachment of an image, video, voice or file message.
+type File struct {
+	URL  string `json:"url,omitempty"`
+	Name string `json:"name,omitempty"`
+	Size int64  `json:"size,omitempty"`
+}
 
 // ErrorInfo is how the host reports a failed call: the vendor (or "kv"),
 // a code (the vendor's own, or "permission_denied", "invalid_argument",

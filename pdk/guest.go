@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	extism "github.com/extism/go-pdk"
@@ -55,51 +56,45 @@ func Run(fn Handler) int32 {
 		return 1
 	}
 	if len(actions) > 0 {
-		if err := extism.OutputJSON(Output{Actions: actions}); err != nil {
+		b, err := json.Marshal(Output{Actions: actions})
+		if err != nil {
 			extism.SetError(fmt.Errorf("write actions: %w", err))
 			return 1
 		}
+		extism.Output(b)
 	}
 	return 0
 }
 
 // ReadEvent decodes the event handed to `handle`.
-func ReadEvent() (*Event, error) {
-	var ev Event
-	if err := json.Unmarshal(extism.Input(), &ev); err != nil {
-		return nil, fmt.Errorf("decode event: %w", err)
-	}
-	return &ev, nil
-}
+func ReadEvent() (*Event, error) { return DecodeEvent(extism.Input()) }
 
 // Config returns the plugin's setting key (manifest config overridden by
 // switchboard.yaml): strings as they are, other values as JSON text.
 func Config(key string) (string, bool) { return extism.GetConfig(key) }
 
-// roundTrip sends req as JSON to a host function and decodes its answer.
-func roundTrip(fn func(uint64) uint64, req, resp any) error {
-	b, err := json.Marshal(req)
-	if err != nil {
-		return fmt.Errorf("encode request: %w", err)
+// roundTrip hands req to a host function and decodes its answer. Requests
+// are padded with spaces to whole 8-byte words, which the kernel copies
+// fastest. Blocks are not freed one by one: the host frees every block
+// when the event ends.
+func roundTrip(fn func(uint64) uint64, req []byte) (map[string]json.RawMessage, error) {
+	for len(req)%8 != 0 {
+		req = append(req, ' ')
 	}
-	in := extism.AllocateBytes(b)
-	defer in.Free()
+	in := extism.AllocateBytes(req)
 	out := extism.FindMemory(fn(in.Offset()))
-	defer out.Free()
-	if err := json.Unmarshal(out.ReadBytes(), resp); err != nil {
-		return fmt.Errorf("decode host answer: %w", err)
-	}
-	return nil
+	return decodeAnswer(out.ReadBytes())
 }
 
-func result(r *Result, err error) (json.RawMessage, error) {
+// resultData is the data of a Call or Reply answer, or its error.
+func resultData(fields map[string]json.RawMessage, err error) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Error != nil {
-		return nil, r.Error
+	if e := answerError(fields); e != nil {
+		return nil, e
 	}
-	return r.Data, nil
+	return fields["data"], nil
 }
 
 // Call makes a binding call, binding "quntool" and method "msg.text" for
@@ -107,36 +102,49 @@ func result(r *Result, err error) (json.RawMessage, error) {
 // *ErrorInfo (use errors.As) with the vendor's code, or
 // "permission_denied" when the plugin was not granted the endpoint.
 func Call(binding, method string, args map[string]any) (json.RawMessage, error) {
-	var r Result
-	err := roundTrip(hostCall, CallRequest{Binding: binding, Method: method, Args: args}, &r)
-	return result(&r, err)
+	req := append([]byte(`{"binding":`), appendString(nil, binding)...)
+	req = append(req, `,"method":`...)
+	req = appendString(req, method)
+	req = append(req, `,"args":`...)
+	req, err := appendObject(req, args)
+	if err != nil {
+		return nil, fmt.Errorf("%s.%s arguments: %w", binding, method, err)
+	}
+	return resultData(roundTrip(hostCall, append(req, '}')))
 }
 
 // Reply answers text in the event's own conversation, through the event's
 // vendor and account.
 func Reply(text string) error {
-	var r Result
-	_, err := result(&r, roundTrip(hostReply, text, &r))
+	_, err := resultData(roundTrip(hostReply, appendString(nil, text)))
 	return err
 }
 
 // ReplyWith answers with a content object ({"image": url}, {"file": url},
 // {"link": {...}}), the shapes ev.reply takes in JS.
 func ReplyWith(content map[string]any) error {
-	var r Result
-	_, err := result(&r, roundTrip(hostReply, content, &r))
+	req, err := appendObject(nil, content)
+	if err != nil {
+		return fmt.Errorf("reply content: %w", err)
+	}
+	_, err = resultData(roundTrip(hostReply, req))
 	return err
 }
 
-func kvCall(fn func(uint64) uint64, req KVRequest) (*KVResult, error) {
-	var r KVResult
-	if err := roundTrip(fn, req, &r); err != nil {
+// kvCall sends one KV request and returns the answer's fields.
+func kvCall(fn func(uint64) uint64, req []byte) (map[string]json.RawMessage, error) {
+	fields, err := roundTrip(fn, req)
+	if err != nil {
 		return nil, err
 	}
-	if r.Error != nil {
-		return nil, r.Error
+	if e := answerError(fields); e != nil {
+		return nil, e
 	}
-	return &r, nil
+	return fields, nil
+}
+
+func keyRequest(key string) []byte {
+	return append(appendString([]byte(`{"key":`), key), '}')
 }
 
 // ErrNotFound is what Get reports for a missing key.
@@ -144,14 +152,14 @@ var ErrNotFound = errors.New("kv: key not found")
 
 // Get decodes the JSON value of key into v; ErrNotFound when it is absent.
 func Get(key string, v any) error {
-	r, err := kvCall(hostKVGet, KVRequest{Key: key})
+	fields, err := kvCall(hostKVGet, keyRequest(key))
 	if err != nil {
 		return err
 	}
-	if !r.Found {
+	if string(fields["found"]) != "true" {
 		return ErrNotFound
 	}
-	if err := json.Unmarshal(r.Value, v); err != nil {
+	if err := json.Unmarshal(fields["value"], v); err != nil {
 		return fmt.Errorf("kv get %q: %w", key, err)
 	}
 	return nil
@@ -159,52 +167,89 @@ func Get(key string, v any) error {
 
 // Set stores v as JSON under key; ttl > 0 makes it expire.
 func Set(key string, v any, ttl time.Duration) error {
-	b, err := json.Marshal(v)
+	req := appendString([]byte(`{"key":`), key)
+	req = append(req, `,"value":`...)
+	req, err := appendValue(req, v)
 	if err != nil {
 		return fmt.Errorf("kv set %q: %w", key, err)
 	}
-	req := KVRequest{Key: key, Value: b}
 	if ttl > 0 {
-		req.TTL = json.RawMessage(fmt.Sprintf("%q", ttl.String()))
+		req = append(req, `,"ttl":`...)
+		req = appendString(req, ttl.String())
 	}
-	_, err = kvCall(hostKVSet, req)
+	_, err = kvCall(hostKVSet, append(req, '}'))
 	return err
 }
 
 // Delete removes key; a missing key is not an error.
 func Delete(key string) error {
-	_, err := kvCall(hostKVDelete, KVRequest{Key: key})
+	_, err := kvCall(hostKVDelete, keyRequest(key))
 	return err
 }
 
 // Incr adds by to the integer at key (missing counts as 0) and returns the
 // new value, atomically.
 func Incr(key string, by int64) (int64, error) {
-	r, err := kvCall(hostKVIncr, KVRequest{Key: key, By: &by})
+	req := appendString([]byte(`{"key":`), key)
+	req = append(req, `,"by":`...)
+	req = strconv.AppendInt(req, by, 10)
+	fields, err := kvCall(hostKVIncr, append(req, '}'))
 	if err != nil {
 		return 0, err
 	}
-	return r.N, nil
+	n, err := strconv.ParseInt(string(fields["n"]), 10, 64)
+	if err != nil && len(fields["n"]) > 0 {
+		return 0, fmt.Errorf("kv incr %q: bad answer: %w", key, err)
+	}
+	return n, nil
 }
 
 // List returns up to limit keys (0: the host's default) starting with
 // prefix, after cursor, and the cursor of the next page ("" on the last).
 func List(prefix string, limit int, cursor string) ([]KVItem, string, error) {
-	r, err := kvCall(hostKVList, KVRequest{Prefix: prefix, Limit: limit, Cursor: cursor})
+	req := appendString([]byte(`{"prefix":`), prefix)
+	req = append(req, `,"limit":`...)
+	req = strconv.AppendInt(req, int64(limit), 10)
+	req = append(req, `,"cursor":`...)
+	req = appendString(req, cursor)
+	fields, err := kvCall(hostKVList, append(req, '}'))
 	if err != nil {
 		return nil, "", err
 	}
-	return r.Items, r.Cursor, nil
+	var items []KVItem
+	if raw, ok := fields["items"]; ok {
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return nil, "", fmt.Errorf("kv list: bad answer: %w", err)
+		}
+	}
+	var next string
+	if raw, ok := fields["cursor"]; ok {
+		if err := json.Unmarshal(raw, &next); err != nil {
+			return nil, "", fmt.Errorf("kv list: bad answer: %w", err)
+		}
+	}
+	return items, next, nil
 }
 
 // Log writes one line to the host's structured log, tagged with the
-// plugin. level is trace, debug, info, warn or error.
+// plugin. level is trace, debug, info, warn or error; fields are
+// key-value pairs shown with the line.
 func Log(level, msg string, fields map[string]any) {
-	b, err := json.Marshal(LogRecord{Level: level, Msg: msg, Fields: fields})
-	if err != nil {
-		b, _ = json.Marshal(LogRecord{Level: "error", Msg: msg, Fields: map[string]any{"fields_error": err.Error()}})
+	req := appendString([]byte(`{"level":`), level)
+	req = append(req, `,"msg":`...)
+	req = appendString(req, msg)
+	if len(fields) > 0 {
+		withFields, err := appendObject(append(req, `,"fields":`...), fields)
+		if err != nil {
+			withFields = appendString(append(req, `,"fields":{"fields_error":`...), err.Error())
+			withFields = append(withFields, '}')
+		}
+		req = withFields
 	}
-	in := extism.AllocateBytes(b)
-	defer in.Free()
-	hostLog(in.Offset())
+	req = append(req, '}')
+	for len(req)%8 != 0 {
+		req = append(req, ' ')
+	}
+	mem := extism.AllocateBytes(req)
+	hostLog(mem.Offset())
 }

@@ -44,6 +44,10 @@ type moduleInstance interface {
 	// call runs the export fn with input and returns its output. An error
 	// leaves the instance unusable.
 	call(ctx context.Context, fn string, input []byte) ([]byte, error)
+	// kill stops a call running on another goroutine at its next loop
+	// iteration or function call, and the instance for good. Safe to call
+	// concurrently with call and more than once.
+	kill()
 	close(ctx context.Context) error
 }
 
@@ -102,7 +106,7 @@ func adapt(f hostFunc) extism.HostFunction {
 		if f.void {
 			return
 		}
-		off, err := p.WriteBytes(out)
+		off, err := p.WriteBytes(padWords(out))
 		if err != nil {
 			panic(fmt.Errorf("host function %s: write result: %w", f.name, err))
 		}
@@ -110,6 +114,15 @@ func adapt(f hostFunc) extism.HostFunction {
 	}, []extism.ValueType{extism.ValueTypePTR}, returns)
 	hf.SetNamespace(pdk.HostNamespace)
 	return hf
+}
+
+// padWords pads JSON with spaces to whole 8-byte words: guests copy
+// blocks 8 bytes per kernel call and each odd byte costs a call of its own.
+func padWords(b []byte) []byte {
+	for len(b)%8 != 0 {
+		b = append(b, ' ')
+	}
+	return b
 }
 
 // errBadPointer is a block offset that does not name an allocated block.
@@ -173,6 +186,11 @@ func (i *extismInstance) call(ctx context.Context, fn string, input []byte) ([]b
 }
 
 func (i *extismInstance) close(ctx context.Context) error { return i.p.Close(ctx) }
+
+// kill closes the instance's modules; the runtime was configured to close
+// on context done, so compiled code checks for a closed module at every
+// loop and call and a running guest stops there.
+func (i *extismInstance) kill() { _ = i.p.Close(context.Background()) }
 
 // exitError is a guest that exited (a Go panic exits with 2, and so does
 // a Go runtime out of memory) or was closed by its deadline.

@@ -33,16 +33,29 @@ const (
 // permBinding is what ImportError names for the binding functions.
 const permBinding = "<vendor>.<endpoint> (any binding endpoint, e.g. quntool.msg.*)"
 
-type eventKey struct{}
+type callKey struct{}
 
-// withEvent attaches the event a guest call runs for.
-func withEvent(ctx context.Context, ev *event.Event) context.Context {
-	return context.WithValue(ctx, eventKey{}, ev)
+// callInfo is what host functions need of the guest call they serve: its
+// event, and its context with the event's deadline. The guest itself runs
+// under a context without cancellation (the deadline stops it by closing
+// its instance), so host functions take the deadline from here.
+type callInfo struct {
+	ev  *event.Event
+	ctx context.Context
 }
 
-func eventOf(ctx context.Context) (*event.Event, bool) {
-	ev, ok := ctx.Value(eventKey{}).(*event.Event)
-	return ev, ok
+// withCall attaches the call's event and deadline context to ctx.
+func withCall(ctx context.Context, ev *event.Event) context.Context {
+	return context.WithValue(ctx, callKey{}, &callInfo{ev: ev, ctx: ctx})
+}
+
+// callOf returns the call's event and deadline context; outside an event,
+// ctx itself.
+func callOf(ctx context.Context) (*event.Event, context.Context) {
+	if ci, ok := ctx.Value(callKey{}).(*callInfo); ok {
+		return ci.ev, ci.ctx
+	}
+	return nil, ctx
 }
 
 // needs maps every host function to the permission that links it ("" for
@@ -130,7 +143,8 @@ func (h *handler) hostCall(ctx context.Context, in []byte) ([]byte, error) {
 	if err := decode(in, &req); err != nil {
 		return result("", nil, &bindings.ArgumentError{Endpoint: "call", Param: "request", Reason: err.Error()})
 	}
-	data, err := h.invoke(ctx, &req)
+	_, cctx := callOf(ctx)
+	data, err := h.invoke(cctx, &req)
 	return result(req.Binding, data, err)
 }
 
@@ -152,11 +166,11 @@ func (h *handler) invoke(ctx context.Context, req *pdk.CallRequest) (json.RawMes
 }
 
 func (h *handler) hostReply(ctx context.Context, in []byte) ([]byte, error) {
-	ev, ok := eventOf(ctx)
-	if !ok {
+	ev, cctx := callOf(ctx)
+	if ev == nil {
 		return nil, errors.New("reply called outside an event")
 	}
-	data, err := h.reply(ctx, ev, in)
+	data, err := h.reply(cctx, ev, in)
 	return result(ev.Vendor, data, err)
 }
 

@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -47,10 +48,19 @@ func (h *handler) put(inst *instance) {
 }
 
 // call runs the entry export on input; the guest output buffer starts
-// empty for each call.
+// empty for each call. When ctx ends first the instance is killed, which
+// stops the guest at its next loop or call. The guest runs under a context
+// without cancellation: with one, the runtime would start a watcher
+// goroutine for every call the guest makes into the Extism kernel.
 func (i *instance) call(ctx context.Context, input []byte) ([]byte, error) {
 	i.out.reset()
-	return i.mi.call(ctx, entryExport, input)
+	stop := context.AfterFunc(ctx, i.mi.kill)
+	out, err := i.mi.call(context.WithoutCancel(ctx), entryExport, input)
+	if !stop() {
+		// Killed (or being killed): whatever the guest returned is void.
+		return nil, fmt.Errorf("stopped: %w", context.Cause(ctx))
+	}
+	return out, err
 }
 
 // tail is what the guest wrote during its last call.

@@ -355,13 +355,14 @@ func (h *handler) Handle(ctx context.Context, ev *event.Event) error {
 	if err != nil {
 		return fmt.Errorf("plugin %s: encode event: %w", h.name, err)
 	}
+	input = padWords(input)
 	timeout := h.spec.Timeout
 	if timeout <= 0 {
 		timeout = plugin.DefaultTimeout
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cctx = withEvent(cctx, ev)
+	cctx = withCall(cctx, ev)
 	inst, err := h.get(cctx)
 	if err != nil {
 		if cctx.Err() != nil {
@@ -370,6 +371,9 @@ func (h *handler) Handle(ctx context.Context, ev *event.Event) error {
 		return fmt.Errorf("plugin %s: instantiate: %w", h.name, err)
 	}
 	out, err := inst.call(cctx, input)
+	if err == nil && cctx.Err() != nil {
+		err = cctx.Err() // stopped at the deadline as it returned: not trusted
+	}
 	if err != nil {
 		inst.discard()
 		return h.callError(cctx, ev, err, inst.tail())

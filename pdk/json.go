@@ -1,0 +1,613 @@
+package pdk
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// A guest decodes one event and encodes a few small requests per call.
+// encoding/json does that through reflection, which costs hundreds of
+// microseconds inside a WASM guest; the hand-written scanner and encoder
+// here do the same work in a few. Anything they do not know (Data, Raw,
+// binding arguments of unusual types) is kept raw or falls back to
+// encoding/json.
+
+// errSyntax is malformed JSON.
+var errSyntax = errors.New("invalid JSON")
+
+// scanner walks one JSON document. The first error sticks.
+type scanner struct {
+	b   []byte
+	i   int
+	err error
+}
+
+func (s *scanner) fail(what string) {
+	if s.err == nil {
+		s.err = fmt.Errorf("%w: %s at offset %d", errSyntax, what, s.i)
+	}
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next non-space byte, 0 at the end.
+func (s *scanner) peek() byte {
+	s.ws()
+	if s.i >= len(s.b) {
+		return 0
+	}
+	return s.b[s.i]
+}
+
+func (s *scanner) expect(c byte) bool {
+	if s.peek() != c {
+		s.fail("expected " + strconv.QuoteRune(rune(c)))
+		return false
+	}
+	s.i++
+	return true
+}
+
+func (s *scanner) literal(lit string) {
+	if len(s.b)-s.i < len(lit) || string(s.b[s.i:s.i+len(lit)]) != lit {
+		s.fail("expected " + lit)
+		return
+	}
+	s.i += len(lit)
+}
+
+// object calls field for every key of an object (null is no object); field
+// must consume the value.
+func (s *scanner) object(field func(key string)) {
+	if s.peek() == 'n' {
+		s.literal("null")
+		return
+	}
+	if !s.expect('{') {
+		return
+	}
+	if s.peek() == '}' {
+		s.i++
+		return
+	}
+	for s.err == nil {
+		key := s.str()
+		if !s.expect(':') {
+			return
+		}
+		field(key)
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return
+		default:
+			s.fail("expected , or }")
+		}
+	}
+}
+
+// str reads a string, decoding escapes.
+func (s *scanner) str() string {
+	if !s.expect('"') {
+		return ""
+	}
+	start := s.i
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		if c == '"' {
+			v := string(s.b[start:s.i])
+			s.i++
+			return v
+		}
+		if c == '\\' {
+			return s.strSlow(start)
+		}
+		if c < 0x20 {
+			s.fail("control character in string")
+			return ""
+		}
+		s.i++
+	}
+	s.fail("unterminated string")
+	return ""
+}
+
+// strSlow finishes a string holding escapes, from its first byte at start.
+func (s *scanner) strSlow(start int) string {
+	out := append([]byte(nil), s.b[start:s.i]...)
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return string(out)
+		case c < 0x20:
+			s.fail("control character in string")
+			return ""
+		case c != '\\':
+			out = append(out, c)
+			s.i++
+			continue
+		}
+		if s.i+1 >= len(s.b) {
+			break
+		}
+		e := s.b[s.i+1]
+		s.i += 2
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r := s.hex4()
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if s.i+1 < len(s.b) && s.b[s.i] == '\\' && s.b[s.i+1] == 'u' {
+					s.i += 2
+					r2 = s.hex4()
+				}
+				r = utf16.DecodeRune(r, r2)
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			s.fail("bad escape")
+			return ""
+		}
+	}
+	s.fail("unterminated string")
+	return ""
+}
+
+func (s *scanner) hex4() rune {
+	if len(s.b)-s.i < 4 {
+		s.fail("short \\u escape")
+		return utf8.RuneError
+	}
+	n, err := strconv.ParseUint(string(s.b[s.i:s.i+4]), 16, 32)
+	if err != nil {
+		s.fail("bad \\u escape")
+		return utf8.RuneError
+	}
+	s.i += 4
+	return rune(n)
+}
+
+// skip consumes any value and returns its bytes.
+func (s *scanner) skip() json.RawMessage {
+	start := s.i
+	switch s.peek() {
+	case '{':
+		start = s.i
+		s.object(func(string) { s.skip() })
+	case '[':
+		start = s.i
+		s.i++
+		if s.peek() == ']' {
+			s.i++
+			break
+		}
+		for s.err == nil {
+			s.skip()
+			if s.peek() == ',' {
+				s.i++
+				continue
+			}
+			s.expect(']')
+			break
+		}
+	case '"':
+		start = s.i
+		s.str()
+	case 't':
+		start = s.i
+		s.literal("true")
+	case 'f':
+		start = s.i
+		s.literal("false")
+	case 'n':
+		start = s.i
+		s.literal("null")
+	case 0:
+		s.fail("unexpected end")
+	default:
+		start = s.i
+		s.number()
+	}
+	if s.err != nil {
+		return nil
+	}
+	return json.RawMessage(s.b[start:s.i])
+}
+
+// number consumes a number and returns its text.
+func (s *scanner) number() string {
+	start := s.i
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		if c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+			s.i++
+			continue
+		}
+		break
+	}
+	if start == s.i {
+		s.fail("expected a value")
+	}
+	return string(s.b[start:s.i])
+}
+
+func (s *scanner) int64() int64 {
+	if s.peek() == 'n' {
+		s.literal("null")
+		return 0
+	}
+	t := s.number()
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(t, 64)
+		if ferr != nil || f != math.Trunc(f) || math.Abs(f) > 1<<63 {
+			s.fail("expected an integer")
+			return 0
+		}
+		n = int64(f)
+	}
+	return n
+}
+
+func (s *scanner) bool() bool {
+	switch s.peek() {
+	case 't':
+		s.literal("true")
+		return true
+	case 'f':
+		s.literal("false")
+	case 'n':
+		s.literal("null")
+	default:
+		s.fail("expected a boolean")
+	}
+	return false
+}
+
+// strOrNull reads a string or null ("").
+func (s *scanner) strOrNull() string {
+	if s.peek() == 'n' {
+		s.literal("null")
+		return ""
+	}
+	return s.str()
+}
+
+func (s *scanner) strs() []string {
+	if s.peek() == 'n' {
+		s.literal("null")
+		return nil
+	}
+	var out []string
+	if !s.expect('[') {
+		return nil
+	}
+	if s.peek() == ']' {
+		s.i++
+		return []string{}
+	}
+	for s.err == nil {
+		out = append(out, s.str())
+		if s.peek() == ',' {
+			s.i++
+			continue
+		}
+		s.expect(']')
+		break
+	}
+	return out
+}
+
+// end checks that only white space follows the document.
+func (s *scanner) end() error {
+	if s.err == nil && s.peek() != 0 {
+		s.fail("trailing data")
+	}
+	return s.err
+}
+
+// DecodeEvent decodes an event as the host sends it, without reflection.
+func DecodeEvent(b []byte) (*Event, error) {
+	ev := &Event{}
+	s := &scanner{b: b}
+	s.object(func(k string) {
+		switch k {
+		case "id":
+			ev.ID = s.strOrNull()
+		case "type":
+			ev.Type = s.strOrNull()
+		case "vendor":
+			ev.Vendor = s.strOrNull()
+		case "account":
+			ev.Account = s.strOrNull()
+		case "time":
+			ev.Time = s.int64()
+		case "received":
+			ev.Received = s.int64()
+		case "conversation":
+			ev.Conversation = s.conversation()
+		case "message":
+			ev.Message = s.message()
+		case "data":
+			ev.Data = s.skip()
+		case "raw":
+			ev.Raw = s.skip()
+		default:
+			s.skip()
+		}
+	})
+	if err := s.end(); err != nil {
+		return nil, fmt.Errorf("decode event: %w", err)
+	}
+	return ev, nil
+}
+
+func (s *scanner) conversation() *Conversation {
+	if s.peek() == 'n' {
+		s.literal("null")
+		return nil
+	}
+	c := &Conversation{}
+	s.object(func(k string) {
+		switch k {
+		case "id":
+			c.ID = s.strOrNull()
+		case "kind":
+			c.Kind = s.strOrNull()
+		default:
+			s.skip()
+		}
+	})
+	return c
+}
+
+func (s *scanner) message() *Message {
+	if s.peek() == 'n' {
+		s.literal("null")
+		return nil
+	}
+	m := &Message{}
+	s.object(func(k string) {
+		switch k {
+		case "id":
+			m.ID = s.strOrNull()
+		case "kind":
+			m.Kind = s.strOrNull()
+		case "text":
+			m.Text = s.strOrNull()
+		case "to":
+			m.To = s.strOrNull()
+		case "self":
+			m.Self = s.bool()
+		case "mentions":
+			m.Mentions = s.strs()
+		case "from":
+			if s.peek() == 'n' {
+				s.literal("null")
+				return
+			}
+			p := &Party{}
+			s.object(func(k string) {
+				switch k {
+				case "id":
+					p.ID = s.strOrNull()
+				case "name":
+					p.Name = s.strOrNull()
+				default:
+					s.skip()
+				}
+			})
+			m.From = p
+		case "file":
+			if s.peek() == 'n' {
+				s.literal("null")
+				return
+			}
+			f := &File{}
+			s.object(func(k string) {
+				switch k {
+				case "url":
+					f.URL = s.strOrNull()
+				case "name":
+					f.Name = s.strOrNull()
+				case "size":
+					f.Size = s.int64()
+				default:
+					s.skip()
+				}
+			})
+			m.File = f
+		default:
+			s.skip()
+		}
+	})
+	return m
+}
+
+// decodeAnswer reads a host function's answer: the raw value of every
+// top-level key.
+func decodeAnswer(b []byte) (map[string]json.RawMessage, error) {
+	out := map[string]json.RawMessage{}
+	s := &scanner{b: b}
+	s.object(func(k string) { out[k] = s.skip() })
+	if err := s.end(); err != nil {
+		return nil, fmt.Errorf("decode host answer: %w", err)
+	}
+	return out, nil
+}
+
+// answerError decodes the "error" of an answer, nil when there is none.
+func answerError(fields map[string]json.RawMessage) *ErrorInfo {
+	raw, ok := fields["error"]
+	if !ok || string(raw) == "null" {
+		return nil
+	}
+	e := &ErrorInfo{}
+	s := &scanner{b: raw}
+	s.object(func(k string) {
+		switch k {
+		case "vendor":
+			e.Vendor = s.strOrNull()
+		case "message":
+			e.Message = s.strOrNull()
+		case "code":
+			v := s.skip()
+			if len(v) > 0 && v[0] == '"' {
+				e.Code = (&scanner{b: v}).str()
+			} else if n, err := strconv.ParseFloat(string(v), 64); err == nil {
+				e.Code = n
+			} else {
+				e.Code = string(v)
+			}
+		default:
+			s.skip()
+		}
+	})
+	if s.err != nil {
+		return &ErrorInfo{Vendor: "host", Code: "bad_response", Message: s.err.Error()}
+	}
+	return e
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string, escaped like encoding/json
+// (less its HTML escaping); invalid UTF-8 becomes U+FFFD.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendValue appends v as JSON: the common scalar types directly, maps
+// of string keys sorted by key, anything else through encoding/json.
+func appendValue(dst []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case string:
+		return appendString(dst, x), nil
+	case bool:
+		return strconv.AppendBool(dst, x), nil
+	case int:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int32:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(dst, x, 10), nil
+	case uint32:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(dst, x, 10), nil
+	case json.RawMessage:
+		if !json.Valid(x) {
+			return nil, fmt.Errorf("%w: raw value", errSyntax)
+		}
+		return append(dst, x...), nil
+	case map[string]any:
+		return appendObject(dst, x)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, b...), nil
+}
+
+// appendObject appends m with its keys sorted.
+func appendObject(dst []byte, m map[string]any) ([]byte, error) {
+	if m == nil {
+		return append(dst, "null"...), nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+		var err error
+		if dst, err = appendValue(dst, m[k]); err != nil {
+			return nil, fmt.Errorf("field %q: %w", k, err)
+		}
+	}
+	return append(dst, '}'), nil
+}

@@ -1,0 +1,93 @@
+package wasmhost
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/switchboard-dev/switchboard/bindings"
+	"github.com/switchboard-dev/switchboard/runtime/jshost"
+	"github.com/switchboard-dev/switchboard/runtime/plugin"
+)
+
+// benchEnv is the environment both hosts get in the benchmark: the
+// quntool registry, an invoker that answers at once, an in-memory Badger
+// bucket and a discarding logger, so what is measured is the host.
+func benchEnv(b *testing.B, te *testEnv) plugin.Env {
+	ok := json.RawMessage(`{"msgId":"m1"}`)
+	env := te.env
+	env.Log = hclog.NewNullLogger()
+	env.Invoker = plugin.Guard(env.Spec.Name, env.Spec.Grants,
+		bindings.InvokerFunc(func(context.Context, bindings.Call) (json.RawMessage, error) { return ok, nil }))
+	env.KV = memStore(b).Bucket(env.Spec.Name)
+	return env
+}
+
+// BenchmarkEcho is the per-event cost of the echo logic (reply, KV
+// counter, log line) as the Go WASM example, the AssemblyScript example
+// and scripts/echo.js under jshost, serially and from parallel
+// goroutines (distinct conversations).
+func BenchmarkEcho(b *testing.B) {
+	root := repoRoot(b)
+	wasmLoader := newLoader(b, Options{CacheDir: b.TempDir()})
+	hosts := []struct {
+		name  string
+		entry string
+		load  func(env plugin.Env) (plugin.Handler, error)
+	}{
+		{"wasm-go", goWasm(b, "examples/wasm-go"), func(env plugin.Env) (plugin.Handler, error) {
+			return wasmLoader.Load(context.Background(), env)
+		}},
+		{"wasm-as", asWasm(b), func(env plugin.Env) (plugin.Handler, error) {
+			return wasmLoader.Load(context.Background(), env)
+		}},
+		{"js", filepath.Join(root, "scripts", "echo.js"), func(env plugin.Env) (plugin.Handler, error) {
+			env.Spec.Kind, env.Spec.Entry = plugin.JS, filepath.Join(root, "scripts", "echo.js")
+			return jshost.New(jshost.Options{}).Load(context.Background(), env)
+		}},
+	}
+	for _, hc := range hosts {
+		setup := func(b *testing.B) plugin.Handler {
+			te := newTestEnv(b, "echo", hc.entry, echoManifest(b), echoAllow)
+			h, err := hc.load(benchEnv(b, te))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = h.Close() })
+			return h
+		}
+		b.Run(hc.name+"/serial", func(b *testing.B) {
+			h := setup(b)
+			ev := textEvent("e", "S:wxid_alice", "ping")
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := h.Handle(ctx, ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(hc.name+"/parallel", func(b *testing.B) {
+			h := setup(b)
+			ctx := context.Background()
+			var conv atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				ev := textEvent("e", fmt.Sprintf("S:wxid_c%d", conv.Add(1)), "ping")
+				for pb.Next() {
+					if err := h.Handle(ctx, ev); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,36 @@
+package wasmhost
+
+import (
+	"context"
+	"testing"
+)
+
+// BenchmarkFloor is the cost of the ABI itself: a module whose `handle`
+// returns at once, and a Go guest that only decodes the event.
+func BenchmarkFloor(b *testing.B) {
+	l := newLoader(b, Options{})
+	for _, g := range []struct {
+		name string
+		wasm func(testing.TB) string
+	}{
+		{"wat-noop", func(t testing.TB) string { return wat(t, "noop") }},
+		{"go-noop", func(t testing.TB) string { return goWasm(t, "runtime/wasmhost/testdata/gonoop") }},
+	} {
+		b.Run(g.name, func(b *testing.B) {
+			te := newTestEnv(b, "floor", g.wasm(b), "", []string{"*"})
+			h, err := l.Load(context.Background(), benchEnv(b, te))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close()
+			ev := textEvent("e", "S:wxid_alice", "ping")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := h.Handle(context.Background(), ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,4 @@
+;; Benchmark floor: `handle` returns at once.
+(module
+  (memory (export "memory") 1)
+  (func (export "handle") (result i32) (i32.const 0)))
