@@ -173,6 +173,11 @@ func (i *extismInstance) exports(name string) bool { return i.p.FunctionExists(n
 func (i *extismInstance) call(ctx context.Context, fn string, input []byte) ([]byte, error) {
 	rc, out, err := i.p.CallWithContext(ctx, fn, input)
 	if err != nil {
+		// The SDK reports an error the guest set (and returned from
+		// normally) as exactly that message; anything else is a trap.
+		if msg := i.p.GetErrorWithContext(ctx); msg != "" && err.Error() == msg {
+			return nil, &guestError{msg: msg}
+		}
 		var exit *sys.ExitError
 		if errors.As(err, &exit) {
 			return nil, &exitError{code: exit.ExitCode(), err: err}
@@ -180,7 +185,7 @@ func (i *extismInstance) call(ctx context.Context, fn string, input []byte) ([]b
 		return nil, err
 	}
 	if rc != 0 {
-		return nil, fmt.Errorf("%s returned %d", fn, rc)
+		return nil, &guestError{msg: fmt.Sprintf("%s returned %d", fn, rc)}
 	}
 	return out, nil
 }
@@ -191,6 +196,12 @@ func (i *extismInstance) close(ctx context.Context) error { return i.p.Close(ctx
 // on context done, so compiled code checks for a closed module at every
 // loop and call and a running guest stops there.
 func (i *extismInstance) kill() { _ = i.p.Close(context.Background()) }
+
+// guestError is a call the guest failed on its own terms: it set an error
+// or returned a non-zero status. The instance stays usable.
+type guestError struct{ msg string }
+
+func (e *guestError) Error() string { return e.msg }
 
 // exitError is a guest that exited (a Go panic exits with 2, and so does
 // a Go runtime out of memory) or was closed by its deadline.

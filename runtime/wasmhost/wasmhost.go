@@ -374,6 +374,12 @@ func (h *handler) Handle(ctx context.Context, ev *event.Event) error {
 	if err == nil && cctx.Err() != nil {
 		err = cctx.Err() // stopped at the deadline as it returned: not trusted
 	}
+	var ge *guestError
+	if errors.As(err, &ge) {
+		tail := inst.tail()
+		h.put(inst)
+		return &plugin.HandlerError{Plugin: h.name, Message: ge.msg, Stack: tail}
+	}
 	if err != nil {
 		inst.discard()
 		return h.callError(cctx, ev, err, inst.tail())

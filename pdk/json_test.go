@@ -1,0 +1,148 @@
+package pdk
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestDecodeEventMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, in string }{
+		{"text message", benchEvent},
+		{"escapes and unicode", `{"id":"a\"b","type":"message","message":{"kind":"text","text":"line1\nline2\t\u00e9\ud83d\udc4b \\ \/","self":true,"mentions":["x","y"],"from":null},"time":1,"received":2}`},
+		{"file and data", `{"id":"f","type":"message","vendor":"wework","message":{"kind":"file","text":"[file]","file":{"url":"https://x/y","name":"y.pdf","size":12345}},"data":{"status":2,"list":[1,{"a":null}]},"raw":[true,false,null,-1.5e3]}`},
+		{"no conversation", `{"id":"l","type":"login","conversation":null,"message":null,"data":{},"raw":{}}`},
+		{"unknown fields skipped", `{"id":"u","extra":{"deep":[[[]]]},"type":"unknown","time":1700000000000}`},
+		{"empty object", `{}`},
+		{"white space", " \n{ \"id\" : \"w\" , \"time\" : 5 }\t  "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DecodeEvent([]byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want Event
+			if err := json.Unmarshal([]byte(tc.in), &want); err != nil {
+				t.Fatal(err)
+			}
+			// encoding/json keeps raw values byte for byte too; compact both.
+			for _, p := range []*json.RawMessage{&want.Data, &want.Raw, &got.Data, &got.Raw} {
+				if len(*p) > 0 {
+					var b bytes.Buffer
+					if err := json.Compact(&b, *p); err != nil {
+						t.Fatal(err)
+					}
+					*p = json.RawMessage(b.String())
+				}
+			}
+			if !reflect.DeepEqual(got, &want) {
+				t.Errorf("DecodeEvent:\n got %+v\nwant %+v", got, &want)
+			}
+		})
+	}
+}
+
+func TestDecodeEventRejectsBadJSON(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{``, `[]`, `{"id":}`, `{"id":"x"`, `{"id":"x"} x`, `{"time":"soon"}`,
+		`{"message":{"self":1}}`, `{"id":"a` + "\x01" + `"}`, `{"id":"\q"}`, `{"id":"\u12"}`, `{"raw":tru}`, `{"time":1.5}`} {
+		if _, err := DecodeEvent([]byte(in)); !errors.Is(err, errSyntax) {
+			t.Errorf("DecodeEvent(%q) = %v, want a syntax error", in, err)
+		}
+	}
+}
+
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "plain", "q\"b\\s/", "ctl\x00\x01\x1f\n\r\t", "é你好👋", "bad\xffutf8", "sep\u2028\u2029", "<html>&"} {
+		got := string(appendString(nil, s))
+		var back string
+		if err := json.Unmarshal([]byte(got), &back); err != nil {
+			t.Fatalf("appendString(%q) = %s: not JSON: %v", s, got, err)
+		}
+		want := strings.ToValidUTF8(s, "\ufffd")
+		if back != want {
+			t.Errorf("appendString(%q) decodes to %q, want %q", s, back, want)
+		}
+	}
+}
+
+func TestAppendValue(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   any
+		want string
+	}{
+		{"scalars", map[string]any{"b": true, "i": 3, "i64": int64(-4), "u": uint32(5), "s": "x", "n": nil}, `{"b":true,"i":3,"i64":-4,"n":null,"s":"x","u":5}`},
+		{"nested and fallback", map[string]any{"m": map[string]any{"z": 1, "a": []int{1, 2}}, "f": 1.5}, `{"f":1.5,"m":{"a":[1,2],"z":1}}`},
+		{"raw", json.RawMessage(`{"a":1}`), `{"a":1}`},
+		{"nil map", map[string]any(nil), `null`},
+	}
+	for _, tc := range tests {
+		got, err := appendValue(nil, tc.in)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("%s: %s, %v; want %s", tc.name, got, err, tc.want)
+		}
+	}
+	if _, err := appendValue(nil, json.RawMessage(`{bad`)); err == nil {
+		t.Errorf("invalid raw JSON accepted")
+	}
+	if _, err := appendValue(nil, map[string]any{"c": make(chan int)}); err == nil {
+		t.Errorf("a channel was encoded")
+	}
+}
+
+func TestAnswerDecoding(t *testing.T) {
+	t.Parallel()
+	fields, err := decodeAnswer([]byte(`{"data":{"msgId":"1"},"error":null}   `))
+	if err != nil || string(fields["data"]) != `{"msgId":"1"}` || answerError(fields) != nil {
+		t.Fatalf("fields %v, err %v", fields, err)
+	}
+	fields, err = decodeAnswer([]byte(`{"error":{"vendor":"quntool","code":-7,"message":"busy"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := answerError(fields)
+	if e == nil || e.Vendor != "quntool" || e.Code != -7.0 || e.Message != "busy" || !strings.Contains(e.Error(), "busy") {
+		t.Errorf("error = %+v", e)
+	}
+	if _, err := decodeAnswer([]byte(`{"data":`)); err == nil {
+		t.Errorf("truncated answer accepted")
+	}
+}
+
+func TestActionKind(t *testing.T) {
+	t.Parallel()
+	img, err := ReplyContent(map[string]any{"image": "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		a    Action
+		want string
+	}{
+		{"reply text", ReplyText("hi"), "reply"},
+		{"reply content", img, "reply"},
+		{"call", Action{Call: &CallRequest{}}, "call"},
+		{"kv_set", Action{KVSet: &KVRequest{}}, "kv_set"},
+		{"log", Action{Log: &LogRecord{}}, "log"},
+		{"none", Action{}, ""},
+		{"two", Action{Call: &CallRequest{}, Log: &LogRecord{}}, ""},
+	}
+	for _, tc := range tests {
+		if got := tc.a.Kind(); got != tc.want {
+			t.Errorf("%s: Kind() = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if _, err := ReplyContent(map[string]any{"x": func() {}}); err == nil {
+		t.Errorf("ReplyContent accepted a function")
+	}
+}
