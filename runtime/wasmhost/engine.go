@@ -8,6 +8,7 @@ import (
 
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/switchboard-dev/switchboard/pdk"
@@ -95,7 +96,11 @@ func adapt(f hostFunc) extism.HostFunction {
 		returns = nil
 	}
 	hf := extism.NewHostFunctionWithStack(f.name, func(ctx context.Context, p *extism.CurrentPlugin, stack []uint64) {
-		in, err := readBlock(p, stack[0])
+		k, err := kernelOf(ctx)
+		if err != nil {
+			panic(fmt.Errorf("host function %s: %w", f.name, err))
+		}
+		in, err := k.read(ctx, stack[0])
 		if err != nil {
 			panic(fmt.Errorf("host function %s: %w", f.name, err))
 		}
@@ -106,7 +111,7 @@ func adapt(f hostFunc) extism.HostFunction {
 		if f.void {
 			return
 		}
-		off, err := p.WriteBytes(padWords(out))
+		off, err := k.write(ctx, padWords(out))
 		if err != nil {
 			panic(fmt.Errorf("host function %s: write result: %w", f.name, err))
 		}
@@ -128,24 +133,73 @@ func padWords(b []byte) []byte {
 // errBadPointer is a block offset that does not name an allocated block.
 var errBadPointer = errors.New("pointer is not a block allocated by the guest")
 
-// readBlock copies the block at off out of the Extism memory. Offset 0 is
+// kernel is the Extism kernel module of one instance, with the two
+// functions host functions call kept resolved: the SDK looks a kernel
+// function up anew for every call, and each lookup builds a call engine
+// with a fresh stack. One per instance, used by one call at a time.
+type kernel struct {
+	mod           api.Module
+	length, alloc api.Function
+	stack         [1]uint64
+}
+
+type kernelKey struct{}
+
+// kernelOf returns the kernel of the instance running the call of ctx.
+func kernelOf(ctx context.Context) (*kernel, error) {
+	k, ok := ctx.Value(kernelKey{}).(*kernel)
+	if !ok {
+		return nil, errors.New("no instance in the call context")
+	}
+	if k.mod == nil {
+		mod, ok := ctx.Value(extism.PluginCtxKey("extism")).(api.Module)
+		if !ok {
+			return nil, errors.New("no Extism kernel in the call context")
+		}
+		k.length, k.alloc = mod.ExportedFunction("length"), mod.ExportedFunction("alloc")
+		if k.length == nil || k.alloc == nil {
+			return nil, errors.New("the Extism kernel lacks length or alloc")
+		}
+		k.mod = mod
+	}
+	return k, nil
+}
+
+// read copies the block at off out of the kernel's memory. Offset 0 is
 // the empty block.
-func readBlock(p *extism.CurrentPlugin, off uint64) ([]byte, error) {
+func (k *kernel) read(ctx context.Context, off uint64) ([]byte, error) {
 	if off == 0 {
 		return nil, nil
 	}
-	n, err := p.Length(off)
-	if err != nil {
+	k.stack[0] = off
+	if err := k.length.CallWithStack(ctx, k.stack[:]); err != nil {
 		return nil, fmt.Errorf("%w: %#x: %v", errBadPointer, off, err)
 	}
+	n := k.stack[0]
 	if n == 0 || off > 1<<32 || n > 1<<32 {
 		return nil, fmt.Errorf("%w: %#x", errBadPointer, off)
 	}
-	b, ok := p.Memory().Read(uint32(off), uint32(n))
+	b, ok := k.mod.Memory().Read(uint32(off), uint32(n))
 	if !ok {
 		return nil, fmt.Errorf("%w: %#x+%d is outside memory", errBadPointer, off, n)
 	}
 	return append([]byte(nil), b...), nil
+}
+
+// write copies b into a new block and returns its offset.
+func (k *kernel) write(ctx context.Context, b []byte) (uint64, error) {
+	k.stack[0] = uint64(len(b))
+	if err := k.alloc.CallWithStack(ctx, k.stack[:]); err != nil {
+		return 0, fmt.Errorf("alloc %d bytes: %w", len(b), err)
+	}
+	off := k.stack[0]
+	if off == 0 && len(b) > 0 {
+		return 0, fmt.Errorf("alloc %d bytes: out of memory", len(b))
+	}
+	if !k.mod.Memory().Write(uint32(off), b) {
+		return 0, fmt.Errorf("write %d bytes at %#x: outside memory", len(b), off)
+	}
+	return off, nil
 }
 
 type extismCompiled struct {
@@ -165,13 +219,14 @@ func (c *extismCompiled) instance(ctx context.Context, out io.Writer) (moduleIns
 func (c *extismCompiled) close(ctx context.Context) error { return c.cp.Close(ctx) }
 
 type extismInstance struct {
-	p *extism.Plugin
+	p      *extism.Plugin
+	kernel kernel
 }
 
 func (i *extismInstance) exports(name string) bool { return i.p.FunctionExists(name) }
 
 func (i *extismInstance) call(ctx context.Context, fn string, input []byte) ([]byte, error) {
-	rc, out, err := i.p.CallWithContext(ctx, fn, input)
+	rc, out, err := i.p.CallWithContext(context.WithValue(ctx, kernelKey{}, &i.kernel), fn, input)
 	if err != nil {
 		// The SDK reports an error the guest set (and returned from
 		// normally) as exactly that message; anything else is a trap.
