@@ -388,7 +388,7 @@ func (h *handler) logRecord(rec *pdk.LogRecord) {
 		level = hclog.Info
 		args = append(args, "level", rec.Level)
 	}
-	if !h.log.IsTrace() && level < h.log.GetLevel() {
+	if level < h.log.GetLevel() {
 		return
 	}
 	msg := rec.Msg

@@ -36,6 +36,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/tetratelabs/wazero"
@@ -154,11 +155,7 @@ func (l *Loader) Load(ctx context.Context, env plugin.Env) (plugin.Handler, erro
 	if err := checkImports(wasm, funcs, h.needs()); err != nil {
 		return nil, fail(err)
 	}
-	timeout := spec.Timeout
-	if timeout <= 0 {
-		timeout = plugin.DefaultTimeout
-	}
-	lctx, cancel := context.WithTimeout(ctx, timeout)
+	lctx, cancel := context.WithTimeout(ctx, h.timeout())
 	defer cancel()
 	memMB := spec.MemoryMB
 	if memMB <= 0 {
@@ -227,13 +224,9 @@ func configStrings(cfg map[string]any) map[string]string {
 // sockets, no environment: only clocks, random and stdout/stderr, which go
 // to the log) and the Extism kernel, less its HTTP functions (a plugin's
 // only network is the bindings).
-var (
-	envDenied = map[string]string{
-		"http_request":     "plugins reach the network only through the bindings",
-		"http_status_code": "plugins reach the network only through the bindings",
-		"http_headers":     "plugins reach the network only through the bindings",
-	}
-)
+const noNetwork = "plugins reach the network only through the bindings"
+
+var envDenied = map[string]string{"http_request": noNetwork, "http_status_code": noNetwork, "http_headers": noNetwork}
 
 // ImportError is a module import the host refuses.
 type ImportError struct {
@@ -328,6 +321,14 @@ func newHandler(env plugin.Env, opts Options) *handler {
 	return h
 }
 
+// timeout is the plugin's per-event deadline.
+func (h *handler) timeout() time.Duration {
+	if h.spec.Timeout > 0 {
+		return h.spec.Timeout
+	}
+	return plugin.DefaultTimeout
+}
+
 // Wants reports whether ev matches the manifest's events and accounts.
 func (h *handler) Wants(ev *event.Event) bool {
 	if !h.spec.WantsAccount(ev.Account) {
@@ -356,11 +357,7 @@ func (h *handler) Handle(ctx context.Context, ev *event.Event) error {
 		return fmt.Errorf("plugin %s: encode event: %w", h.name, err)
 	}
 	input = padWords(input)
-	timeout := h.spec.Timeout
-	if timeout <= 0 {
-		timeout = plugin.DefaultTimeout
-	}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
+	cctx, cancel := context.WithTimeout(ctx, h.timeout())
 	defer cancel()
 	cctx = withCall(cctx, ev)
 	inst, err := h.get(cctx)
