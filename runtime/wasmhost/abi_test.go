@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +138,32 @@ func TestABIActions(t *testing.T) {
 			t.Errorf("an instance was discarded after a clean guest error:\n%s", te.logs.String())
 		}
 	})
+}
+
+func TestFailedInstanceIsNeverReused(t *testing.T) {
+	t.Parallel()
+	manifest := `{"events":["message.text"],"permissions":["kv","quntool.msg.*"]}`
+	te := newTestEnv(t, "abi", goWasm(t, "runtime/wasmhost/testdata/abi"), manifest, []string{"*"})
+	h := load(t, newLoader(t, Options{MaxIdle: 1}), te)
+	steps := []struct {
+		text       string
+		wantEvents float64 // events the serving instance has seen; 0: the event fails
+	}{
+		{"count", 1}, {"count", 2}, {"panic", 0}, {"count", 1}, {"fail", 0}, {"count", 3},
+	}
+	for i, s := range steps {
+		err := h.Handle(ctxT(t), textEvent(fmt.Sprint("e", i), "S:wxid_alice", s.text))
+		if s.wantEvents == 0 {
+			if err == nil {
+				t.Fatalf("step %d (%s) succeeded", i, s.text)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("step %d (%s): %v", i, s.text, err)
+		}
+		if got := resultLine(t, te)["events"]; got != s.wantEvents {
+			t.Errorf("step %d (%s): the instance has seen %v events, want %v", i, s.text, got, s.wantEvents)
+		}
+	}
 }

@@ -30,8 +30,11 @@ const (
 	vendorKV            = "kv"
 )
 
-// permBinding is what ImportError names for the binding functions.
-const permBinding = "<vendor>.<endpoint> (any binding endpoint, e.g. quntool.msg.*)"
+// What ImportError says grants the host functions.
+const (
+	needsBinding = `a binding permission, e.g. "quntool.msg.*"`
+	needsKV      = `the "kv" permission`
+)
 
 type callKey struct{}
 
@@ -58,13 +61,13 @@ func callOf(ctx context.Context) (*event.Event, context.Context) {
 	return nil, ctx
 }
 
-// needs maps every host function to the permission that links it ("" for
-// the ones always linked).
+// needs maps every host function to what links it ("" for the ones
+// always linked).
 func (h *handler) needs() map[string]string {
 	return map[string]string{
-		pdk.FuncCall: permBinding, pdk.FuncReply: permBinding,
-		pdk.FuncKVGet: plugin.PermKV, pdk.FuncKVSet: plugin.PermKV, pdk.FuncKVDelete: plugin.PermKV,
-		pdk.FuncKVIncr: plugin.PermKV, pdk.FuncKVList: plugin.PermKV,
+		pdk.FuncCall: needsBinding, pdk.FuncReply: needsBinding,
+		pdk.FuncKVGet: needsKV, pdk.FuncKVSet: needsKV, pdk.FuncKVDelete: needsKV,
+		pdk.FuncKVIncr: needsKV, pdk.FuncKVList: needsKV,
 		pdk.FuncLog: "",
 	}
 }

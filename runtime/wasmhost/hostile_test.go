@@ -165,3 +165,14 @@ func TestHostileModulesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestUngrantedBindingImport(t *testing.T) {
+	t.Parallel()
+	// The ABI guest imports call and reply; with only "kv" granted it is
+	// refused, naming what would grant them.
+	te := newTestEnv(t, "abi", goWasm(t, "runtime/wasmhost/testdata/abi"), manifestWith(`{}`), []string{"kv"})
+	_, err := newLoader(t, Options{}).Load(ctxT(t), te.env)
+	if !errors.Is(err, ErrNotGranted) || !strings.Contains(err.Error(), `needs a binding permission, e.g. "quntool.msg.*"`) {
+		t.Fatalf("err = %v, want ErrNotGranted naming a binding permission", err)
+	}
+}

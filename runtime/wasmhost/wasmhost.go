@@ -231,16 +231,17 @@ var envDenied = map[string]string{"http_request": noNetwork, "http_status_code":
 // ImportError is a module import the host refuses.
 type ImportError struct {
 	Module, Name string
-	// Permission is what would grant it, "" when nothing can.
-	Permission string
-	Err        error // ErrNotGranted or ErrUnknownImport
-	Reason     string
+	// Needs says what would grant it ("the \"kv\" permission"), "" when
+	// nothing can.
+	Needs  string
+	Err    error // ErrNotGranted or ErrUnknownImport
+	Reason string
 }
 
 func (e *ImportError) Error() string {
 	switch {
-	case e.Permission != "":
-		return fmt.Sprintf("imports %s.%s: %v (needs the %q permission)", e.Module, e.Name, e.Err, e.Permission)
+	case e.Needs != "":
+		return fmt.Sprintf("imports %s.%s: %v (needs %s)", e.Module, e.Name, e.Err, e.Needs)
 	case e.Reason != "":
 		return fmt.Sprintf("imports %s.%s: %v (%s)", e.Module, e.Name, e.Err, e.Reason)
 	}
@@ -268,7 +269,7 @@ func checkImports(wasm []byte, linked []hostFunc, needs map[string]string) error
 				continue
 			}
 			if perm, ok := needs[imp.name]; ok {
-				return &ImportError{Module: imp.module, Name: imp.name, Permission: perm, Err: ErrNotGranted}
+				return &ImportError{Module: imp.module, Name: imp.name, Needs: perm, Err: ErrNotGranted}
 			}
 			return &ImportError{Module: imp.module, Name: imp.name, Err: ErrUnknownImport,
 				Reason: "host functions are " + strings.Join(sortedKeys(needs), ", ")}

@@ -29,9 +29,16 @@ func errCode(err error) any {
 	return err.Error()
 }
 
+// events counts the events this instance handled.
+var events int
+
 func onEvent(ev *pdk.Event) ([]pdk.Action, error) {
-	r := map[string]any{"topic": ev.Topic(), "from": ev.Message.From.Name}
+	events++
+	r := map[string]any{"topic": ev.Topic(), "from": ev.Message.From.Name, "events": events}
 	switch ev.Message.Text {
+	case "count":
+	case "panic":
+		panic("asked to panic")
 	case "kv":
 		r["set"] = errCode(pdk.Set("a", map[string]any{"x": 1, "s": "é\"\n"}, 0))
 		var got map[string]any
