@@ -56,7 +56,7 @@ func Run(fn Handler) int32 {
 		return 1
 	}
 	if len(actions) > 0 {
-		b, err := json.Marshal(Output{Actions: actions})
+		b, err := EncodeOutput(actions)
 		if err != nil {
 			extism.SetError(fmt.Errorf("write actions: %w", err))
 			return 1

@@ -611,3 +611,73 @@ func appendObject(dst []byte, m map[string]any) ([]byte, error) {
 	}
 	return append(dst, '}'), nil
 }
+
+// EncodeOutput encodes actions as the output of `handle`,
+// {"actions": [...]}, without reflection.
+func EncodeOutput(actions []Action) ([]byte, error) {
+	out := []byte(`{"actions":[`)
+	for i := range actions {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		var err error
+		if out, err = appendAction(out, &actions[i]); err != nil {
+			return nil, fmt.Errorf("action %d: %w", i, err)
+		}
+	}
+	return append(out, "]}"...), nil
+}
+
+func appendAction(dst []byte, a *Action) ([]byte, error) {
+	kind := a.Kind()
+	if kind == "" {
+		return nil, errors.New("an action sets exactly one of reply, call, kv_set, kv_delete, kv_incr, log")
+	}
+	dst = append(appendString(append(dst, '{'), kind), ':')
+	var err error
+	switch kind {
+	case "reply":
+		dst, err = appendValue(dst, a.Reply)
+	case "call":
+		dst = appendString(append(dst, `{"binding":`...), a.Call.Binding)
+		dst = appendString(append(dst, `,"method":`...), a.Call.Method)
+		dst, err = appendObject(append(dst, `,"args":`...), a.Call.Args)
+		dst = append(dst, '}')
+	case "kv_set":
+		dst, err = appendKV(dst, a.KVSet)
+	case "kv_delete":
+		dst, err = appendKV(dst, a.KVDelete)
+	case "kv_incr":
+		dst, err = appendKV(dst, a.KVIncr)
+	case "log":
+		dst = appendString(append(dst, `{"level":`...), a.Log.Level)
+		dst = appendString(append(dst, `,"msg":`...), a.Log.Msg)
+		dst, err = appendObject(append(dst, `,"fields":`...), a.Log.Fields)
+		dst = append(dst, '}')
+	}
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, '}'), nil
+}
+
+// appendKV appends the fields of a KV request that are set.
+func appendKV(dst []byte, r *KVRequest) ([]byte, error) {
+	dst = appendString(append(dst, `{"key":`...), r.Key)
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"value", r.Value}, {"ttl", r.TTL}} {
+		if len(f.raw) == 0 {
+			continue
+		}
+		var err error
+		if dst, err = appendValue(append(appendString(append(dst, ','), f.name), ':'), f.raw); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.name, err)
+		}
+	}
+	if r.By != nil {
+		dst = strconv.AppendInt(append(dst, `,"by":`...), *r.By, 10)
+	}
+	return append(dst, '}'), nil
+}

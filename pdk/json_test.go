@@ -146,3 +146,49 @@ func TestActionKind(t *testing.T) {
 		t.Errorf("ReplyContent accepted a function")
 	}
 }
+
+func TestEncodeOutputMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	by := int64(-3)
+	img, err := ReplyContent(map[string]any{"image": "https://x/a.png"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := []Action{
+		ReplyText("hi \"there\"\n"),
+		img,
+		{Call: &CallRequest{Binding: "quntool", Method: "msg.text", Args: map[string]any{"wxId": "w", "n": 1, "l": []string{"a"}}}},
+		{Call: &CallRequest{Binding: "quntool", Method: "contact.list"}},
+		{KVSet: &KVRequest{Key: "k", Value: json.RawMessage(`{"a":[1,2]}`), TTL: json.RawMessage(`"1h"`)}},
+		{KVDelete: &KVRequest{Key: "gone"}},
+		{KVIncr: &KVRequest{Key: "n", By: &by}},
+		{Log: &LogRecord{Level: "warn", Msg: "m", Fields: map[string]any{"x": 1.5}}},
+		{Log: &LogRecord{Msg: "no fields"}},
+	}
+	got, err := EncodeOutput(actions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromUs, fromStd Output
+	if err := json.Unmarshal(got, &fromUs); err != nil {
+		t.Fatalf("EncodeOutput wrote invalid JSON %s: %v", got, err)
+	}
+	std, err := json.Marshal(Output{Actions: actions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(std, &fromStd); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(fromUs)
+	b, _ := json.Marshal(fromStd)
+	if !bytes.Equal(a, b) {
+		t.Errorf("EncodeOutput:\n%s\nencoding/json:\n%s", a, b)
+	}
+	if _, err := EncodeOutput([]Action{{}}); err == nil {
+		t.Errorf("an empty action was encoded")
+	}
+	if _, err := EncodeOutput([]Action{{KVSet: &KVRequest{Key: "k", Value: json.RawMessage(`{bad`)}}}); err == nil {
+		t.Errorf("an invalid value was encoded")
+	}
+}
