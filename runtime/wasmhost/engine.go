@@ -42,8 +42,9 @@ type compiledModule interface {
 // moduleInstance is one instance: one call at a time.
 type moduleInstance interface {
 	exports(name string) bool
-	// call runs the export fn with input and returns its output. An error
-	// leaves the instance unusable.
+	// call runs the export fn with input and returns its output. After a
+	// *guestError the instance is still usable; after any other error it
+	// must be closed.
 	call(ctx context.Context, fn string, input []byte) ([]byte, error)
 	// kill stops a call running on another goroutine at its next loop
 	// iteration or function call, and the instance for good. Safe to call
@@ -207,8 +208,9 @@ type extismCompiled struct {
 }
 
 func (c *extismCompiled) instance(ctx context.Context, out io.Writer) (moduleInstance, error) {
-	mc := wazero.NewModuleConfig().WithStdout(out).WithStderr(out).
-		WithSysWalltime().WithSysNanotime().WithSysNanosleep()
+	// Real clocks, but no real sleep: a guest that sleeps spins on the
+	// clock instead of blocking in the host, so its deadline still stops it.
+	mc := wazero.NewModuleConfig().WithStdout(out).WithStderr(out).WithSysWalltime().WithSysNanotime()
 	p, err := c.cp.Instance(ctx, extism.PluginInstanceConfig{ModuleConfig: mc})
 	if err != nil {
 		return nil, err

@@ -64,6 +64,8 @@ func TestHostileGuestsAreStopped(t *testing.T) {
 			}},
 		{"gopanic", func(t testing.TB) string { return goWasm(t, "runtime/wasmhost/testdata/gopanic") },
 			manifestWith(`{}`), handlerError("unreachable", "panic: boom: event")},
+		{"gosleep", func(t testing.TB) string { return goWasm(t, "runtime/wasmhost/testdata/gosleep") },
+			manifestWith(`{"timeout_ms":300}`), isTimeout},
 		{"gooom", func(t testing.TB) string { return goWasm(t, "runtime/wasmhost/testdata/gooom") },
 			manifestWith(`{"memory_mb":32,"timeout_ms":20000}`), handlerError("fatal error: out of memory")},
 	}
