@@ -330,10 +330,14 @@ func (h *handler) timeout() time.Duration {
 	return plugin.DefaultTimeout
 }
 
-// Wants reports whether ev matches the manifest's events and accounts.
+// Wants reports whether ev matches the manifest's events and accounts
+// (no events listed: every event, as for a plugin without a manifest).
 func (h *handler) Wants(ev *event.Event) bool {
 	if !h.spec.WantsAccount(ev.Account) {
 		return false
+	}
+	if len(h.spec.Events) == 0 {
+		return true
 	}
 	for _, p := range h.spec.Events {
 		if event.Match(p, ev) {
