@@ -411,6 +411,108 @@ declare namespace Switchboard {
 }
 
 /**
+ * msg-server, a WeCom chat-archive service (会话存档): archive sync, a staff member's sessions, one
+ * session's messages and full-text search, under /api/v1 with an HMAC-SHA256 signature over the
+ * sorted parameters. At most 100 requests per second; pages of at most 100. It pushes nothing and
+ * sends nothing: archived messages arrive through the poller.
+ *
+ * The msgserver bindings: every endpoint is an async function that resolves to the
+ * vendor's data and rejects with a {@link Switchboard.BindingError}.
+ */
+declare const msgserver: {
+  chatMsg: {
+    /**
+     * Full-text search of the messages between a staff member and one other party. Paged: page from 1,
+     * page_size up to 100.
+     *
+     * `GET /chat-msg/search` · permission `msgserver.chatMsg.search` · class query
+     */
+    search(args: {
+      /** the words to find */
+      keyword: string;
+      /** the staff member's id */
+      ext_staff_id: string;
+      /** the other party's id */
+      ext_peer_id: string;
+      /** the WeCom company's id */
+      ext_corp_id: string;
+      /** page number, from 1 (default 1) */
+      page?: number;
+      /** items per page, 1 to 100 (default 20) */
+      page_size?: number;
+    }): Promise<{ items: Array<{ id: string, ext_corp_id: string, msgid: string, action: string, from: string, tolist: string[], room_id: string, msg_time: number, msg_type: string, content_text: string, seq: number, session_id: string, session_type: string, sender_name: string, sender_avatar: string, chat_msg_content: { id: string, chat_msg_id: string, content_type: string, content: string, file_url: string, file_name: string } | null, attachments: Record<string, any> | null }>, total: number }>;
+
+    /**
+     * Read the messages of one session of a staff member, optionally of one type and within a date
+     * range (UTC days, both ends included). Paged with page and page_size, or with max_id / min_id for
+     * the messages after or before a known one. Sorted by sort_field (default msg_time), sort_type
+     * desc by default.
+     *
+     * `GET /chat-msg/session-msgs` · permission `msgserver.chatMsg.sessionMsgs` · class query
+     */
+    sessionMsgs(args: {
+      /** the staff member's id */
+      ext_staff_id: string;
+      /** the other party of the session: a user id, or the room id of a group */
+      receiver_id: string;
+      /** the WeCom company's id */
+      ext_corp_id: string;
+      /** only this type: text, image, file, voice, card, location, emotion, link, revoke, ... */
+      msg_type?: string;
+      /** first day, YYYY-MM-DD */
+      send_at_start?: string;
+      /** last day, YYYY-MM-DD */
+      send_at_end?: string;
+      /** only messages whose id is greater than this (paging forward) */
+      max_id?: string;
+      /** only messages whose id is less than this (paging backward) */
+      min_id?: string;
+      /** page number, from 1 (default 1) */
+      page?: number;
+      /** items per page, 1 to 100 (default 20) */
+      page_size?: number;
+      /** the field to sort by (default msg_time) */
+      sort_field?: string;
+      /** asc or desc (default desc) */
+      sort_type?: string;
+    }): Promise<{ items: Array<{ id: string, ext_corp_id: string, msgid: string, action: string, from: string, tolist: string[], room_id: string, msg_time: number, msg_type: string, content_text: string, seq: number, session_id: string, session_type: string, sender_name: string, sender_avatar: string, chat_msg_content: { id: string, chat_msg_id: string, content_type: string, content: string, file_url: string, file_name: string } | null, attachments: Record<string, any> | null }>, total: number }>;
+
+    /**
+     * List a staff member's sessions of one type, newest first, each with its latest message and the
+     * other party (peer_name, peer_avatar, peer_ext_id, peer_type: 1 WeChat, 2 WeCom; group_chat_name
+     * for groups). Paged: page from 1, page_size up to 100.
+     *
+     * `GET /chat-msg/sessions` · permission `msgserver.chatMsg.sessions` · class query
+     */
+    sessions(args: {
+      /** the staff member's id */
+      ext_staff_id: string;
+      /** internal (colleagues), external (customers) or group */
+      session_type: string;
+      /** the WeCom company's id */
+      ext_corp_id: string;
+      /** only sessions whose other party's name contains this */
+      name?: string;
+      /** page number, from 1 (default 1) */
+      page?: number;
+      /** items per page, 1 to 100 (default 20) */
+      page_size?: number;
+    }): Promise<{ items: Array<{ id: string, ext_corp_id: string, msgid: string, action: string, from: string, tolist: string[], room_id: string, msg_time: number, msg_type: string, content_text: string, seq: number, session_id: string, session_type: string, sender_name: string, sender_avatar: string, chat_msg_content: { id: string, chat_msg_id: string, content_type: string, content: string, file_url: string, file_name: string } | null, attachments: Record<string, any> | null , peer_avatar: string, peer_name: string, peer_ext_id: string, peer_type: string, group_chat_name: string }>, total: number, page: number, page_size: number }>;
+
+    /**
+     * Start the company's archive sync: WeCom's newly archived messages become visible to the queries
+     * below once it has run. Answers null as soon as the sync task has started.
+     *
+     * `POST /chat-msg/sync` · permission `msgserver.chatMsg.sync` · class query
+     */
+    sync(args: {
+      /** the WeCom company's id */
+      ext_corp_id: string;
+    }): Promise<null>;
+  };
+};
+
+/**
  * Quntool (聚合聊天) openAPI: container-based WeCom accounts, JSON over GET/POST/PUT/DELETE under
  * /gnapi/open with an apikey header. Sends are paced at one per 500 ms per account and 50,000 per
  * hour per company; -1000999 is the vendor's own frequency limit.
@@ -1309,15 +1411,743 @@ declare const quntool: {
 };
 
 /**
+ * WeChat protocol SaaS API: instance (guid) based WeChat accounts, JSON POSTs answered with {code,
+ * message, data}; 130 endpoints in 13 modules, those without a documented path reachable through
+ * wechat.call(path, body). More than 100 calls in a minute blocks the instance for 30 minutes.
+ *
  * The wechat bindings: every endpoint is an async function that resolves to the
  * vendor's data and rejects with a {@link Switchboard.BindingError}.
  */
 declare const wechat: {
+  /**
+   * Post body to any path of the API (wechat.call(path, body)), for the endpoints the document names
+   * without a path: rooms, labels, moments, cloud storage, WeCom contacts, mini programs... The body
+   * is sent as it is; put the instance's guid in it. Answers the vendor's data.
+   *
+   * `POST /` · permission `wechat.call` · class query
+   * @param path the endpoint's path, from the API root: "/room/get_chatroom_detail"
+   * @param body the JSON body: {"guid": "...", ...}
+   */
+  call(path: string, body?: Record<string, any>): Promise<any>;
+
+  cdn: {
+    /**
+     * Download a file kept on WeChat's CDN (获取CDN文件): the cdn_url and aes_key a media message's event
+     * carries in its data. Answers the content in base64.
+     *
+     * `POST /cdn/get_cdn_file` · permission `wechat.cdn.getCdnFile` · class query
+     */
+    getCdnFile(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /** the file's CDN id (data.cdn_url of the message's event) */
+      file_id: string;
+      /** the file's key (data.aes_key of the message's event) */
+      aes_key?: string;
+      /** 2 image, 4 video, 5 file */
+      file_type?: number;
+    }): Promise<any>;
+
+    /**
+     * The instance's CDN configuration (获取CDN信息). The document lists no parameters beyond guid.
+     *
+     * `POST /cdn/get_cdn_info` · permission `wechat.cdn.getCdnInfo` · class query
+     */
+    getCdnInfo(args: {
+      /** the instance (the event's account) */
+      guid: string;
+    }): Promise<any>;
+  };
+
+  client: {
+    /**
+     * The instance's current state (获取实例状态). The document lists no parameters beyond guid.
+     *
+     * `POST /client/get_client_status` · permission `wechat.client.getClientStatus` · class query
+     */
+    getClientStatus(args: {
+      /** the instance (the event's account) */
+      guid: string;
+    }): Promise<any>;
+
+    /**
+     * The instance's version (获取实例版本). The document's example request: {"guid": "your-instance-guid"}.
+     *
+     * `POST /client/get_client_version` · permission `wechat.client.getClientVersion` · class query
+     */
+    getClientVersion(args: {
+      /** the instance (the event's account) */
+      guid: string;
+    }): Promise<any>;
+
+    /**
+     * Restore a stopped instance (恢复实例). Also what resumes message sync after a system.sync_failed
+     * event (notify type 2006). The document lists no parameters beyond guid.
+     *
+     * `POST /client/restore_client` · permission `wechat.client.restoreClient` · class query
+     */
+    restoreClient(args: {
+      /** the instance (the event's account) */
+      guid: string;
+    }): Promise<any>;
+
+    /**
+     * Set the instance's bridge identifier (设置实例桥接).
+     *
+     * `POST /client/set_bridge` · permission `wechat.client.setBridge` · class query
+     */
+    setBridge(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /** the bridge identifier; the document gives no field name or format for it */
+      bridge?: string;
+    }): Promise<any>;
+
+    /**
+     * Set the URL the instance posts its callbacks to (设置实例通知地址): {guid, notify_type, data}. Do it
+     * once logged in; use HTTPS in production.
+     *
+     * `POST /client/set_notify_url` · permission `wechat.client.setNotifyUrl` · class query
+     */
+    setNotifyUrl(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /** the callback URL, http:// or https://; point it at /callback/wechat */
+      notify_url: string;
+    }): Promise<any>;
+
+    /**
+     * Set the network proxy the instance goes out through (设置实例代理).
+     *
+     * `POST /client/set_proxy` · permission `wechat.client.setProxy` · class query
+     */
+    setProxy(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /**
+       * the proxy URL (socks5://user:pass@host:port or http://...); the document gives no field name or
+       * format for it
+       */
+      proxy?: string;
+    }): Promise<any>;
+
+    /**
+     * Stop a running instance (停止实例). The document lists no parameters beyond guid.
+     *
+     * `POST /client/stop_client` · permission `wechat.client.stopClient` · class query
+     */
+    stopClient(args: {
+      /** the instance (the event's account) */
+      guid: string;
+    }): Promise<any>;
+
+    /**
+     * Upgrade the instance to the current version (升级实例). The document lists no parameters beyond
+     * guid.
+     *
+     * `POST /client/update_client` · permission `wechat.client.updateClient` · class query
+     */
+    updateClient(args: {
+      /** the instance (the event's account) */
+      guid: string;
+    }): Promise<any>;
+  };
+
+  contact: {
+    /**
+     * Ask a WeChat user to become a friend (添加微信用户); a contact.added event follows once they accept.
+     * Do not add friends in the first three days on a new device.
+     *
+     * `POST /contact/add_friend` · permission `wechat.contact.addFriend` · class query
+     */
+    addFriend(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /** the user's v3 ticket from contact.searchContact (or their wxid) */
+      v3: string;
+      /** the greeting shown with the request */
+      verify_content?: string;
+      /** how the user was found: 3 WeChat id, 15 phone number (the default) */
+      scene?: number;
+    }): Promise<any>;
+
+    /**
+     * Contacts' brief information, many at once (批量获取联系人简要信息).
+     *
+     * `POST /contact/batch_get_contact_brief_info` · permission `wechat.contact.batchGetContactBriefInfo` · class query
+     */
+    batchGetContactBriefInfo(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /** the wxids (or room ids) to look up */
+      username_list: string[];
+    }): Promise<any>;
+
+    /**
+     * Delete a friend (删除好友); a contact.removed event follows.
+     *
+     * `POST /contact/del_friend` · permission `wechat.contact.delFriend` · class query
+     */
+    delFriend(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /** the friend's wxid */
+      user_name: string;
+    }): Promise<any>;
+
+    /**
+     * Contacts' full details (获取联系人详细): names, remark, avatar, region, labels, contact type (0
+     * stranger, 1 system, 2 friend, 3 official account, 4 room).
+     *
+     * `POST /contact/get_contact` · permission `wechat.contact.getContact` · class query
+     */
+    getContact(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /** the wxids (or room ids) to look up */
+      username_list: string[];
+      /** a room the people are members of, to look up members who are not friends */
+      room_username?: string;
+    }): Promise<any>;
+
+    /**
+     * Sync the contact list (同步联系人): the wxids of friends, official accounts and rooms, in pages; call
+     * again with the answered seqs while continue_flag is 1.
+     *
+     * `POST /contact/init_contact` · permission `wechat.contact.initContact` · class query
+     */
+    initContact(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /** the contact_seq of the previous page; 0 for the first */
+      contact_seq?: number;
+      /** the room_seq of the previous page; 0 for the first */
+      room_seq?: number;
+    }): Promise<any>;
+
+    /**
+     * Pin or unpin a chat (置顶聊天).
+     *
+     * `POST /contact/modify_contact_top_flag` · permission `wechat.contact.modifyContactTopFlag` · class query
+     */
+    modifyContactTopFlag(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /** the wxid or room id of the chat */
+      user_name: string;
+      /** true pins (the default), false unpins */
+      is_top?: boolean;
+    }): Promise<any>;
+
+    /**
+     * Set a friend's remark (修改好友备注).
+     *
+     * `POST /contact/modify_remark` · permission `wechat.contact.modifyRemark` · class query
+     */
+    modifyRemark(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /** the friend's wxid */
+      user_name: string;
+      /** the new remark; empty clears it */
+      remark: string;
+    }): Promise<any>;
+
+    /**
+     * Find a WeChat user by phone number, WeChat id or QQ number (通过手机号/微信号/QQ搜索). Answers the user's
+     * public profile and the v3 ticket contact.addFriend takes.
+     *
+     * `POST /contact/search_contact` · permission `wechat.contact.searchContact` · class query
+     */
+    searchContact(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /** the phone number, WeChat id or QQ number */
+      keyword: string;
+    }): Promise<any>;
+
+    /**
+     * Accept a friend request (检查好友状态/同意好友申请): the v3 (encrypt_user_name) and v4 (ticket) of a
+     * friend.request event.
+     *
+     * `POST /contact/verify_friend` · permission `wechat.contact.verifyFriend` · class query
+     */
+    verifyFriend(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /** data.encrypt_user_name of the friend.request event */
+      v3: string;
+      /** data.ticket of the friend.request event */
+      v4: string;
+      /** data.scene of the friend.request event */
+      scene?: number;
+    }): Promise<any>;
+  };
+
+  login: {
+    /**
+     * Poll the login QR code's status (检查登录二维码状态): 0 waiting, 1 scanned, 2 confirmed, 3 failed, 4
+     * refused, 10 needs verification.
+     *
+     * `POST /login/check_login_qrcode` · permission `wechat.login.checkLoginQrcode` · class query
+     */
+    checkLoginQrcode(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /** the QR code's uuid from login.getLoginQrcode; the instance's current one when absent */
+      uuid?: string;
+    }): Promise<any>;
+
+    /**
+     * Get a login QR code to scan (获取登录二维码). Its changes also arrive as login.qrcode events (notify
+     * type 1002). The document lists no parameters beyond guid.
+     *
+     * `POST /login/get_login_qrcode` · permission `wechat.login.getLoginQrcode` · class query
+     */
+    getLoginQrcode(args: {
+      /** the instance (the event's account) */
+      guid: string;
+    }): Promise<any>;
+
+    /**
+     * Push a login confirmation to the phone of the account that was last logged in to the instance
+     * (推送手机确认登录通知), so it logs in again without a new scan. The document lists no parameters beyond
+     * guid.
+     *
+     * `POST /login/push_login_url` · permission `wechat.login.pushLoginUrl` · class query
+     */
+    pushLoginUrl(args: {
+      /** the instance (the event's account) */
+      guid: string;
+    }): Promise<any>;
+
+    /**
+     * Complete a login that asked for verification (验证登录): a login.qrcode event with data.state
+     * need_verify names this endpoint in data.verify.
+     *
+     * `POST /login/verify_login_url` · permission `wechat.login.verifyLoginUrl` · class query
+     */
+    verifyLoginUrl(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /** the verification code shown on the phone */
+      code: string;
+    }): Promise<any>;
+  };
+
+  msg: {
+    /**
+     * Send a person's contact card (发送分享名片). Answers the sent message's ids (msg_id, new_msg_id).
+     *
+     * `POST /msg/send_card` · permission `wechat.msg.sendCard` · class send
+     */
+    sendCard(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /**
+       * the receiver: a wxid, or a room id ending in @chatroom (an event's conversation id without its
+       * "S:" or "R:")
+       */
+      to_username: string;
+      /** the wxid of the person whose card is sent */
+      card_username: string;
+      /** the name on the card */
+      card_nickname?: string;
+      /** the WeChat id on the card */
+      card_alias?: string;
+    }): Promise<{ msg_id: number, new_msg_id: number, create_time: number }>;
+
+    /**
+     * Send an emoticon by its URL (发送表情url). Answers the sent message's ids (msg_id, new_msg_id).
+     *
+     * `POST /msg/send_emoji_url` · permission `wechat.msg.sendEmojiUrl` · class send
+     */
+    sendEmojiUrl(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /**
+       * the receiver: a wxid, or a room id ending in @chatroom (an event's conversation id without its
+       * "S:" or "R:")
+       */
+      to_username: string;
+      /** the emoticon image (GIF, PNG or JPEG) */
+      url: string;
+    }): Promise<{ msg_id: number, new_msg_id: number, create_time: number }>;
+
+    /**
+     * Send a file (发送文件). Answers the sent message's ids (msg_id, new_msg_id).
+     *
+     * `POST /msg/send_file` · permission `wechat.msg.sendFile` · class send
+     */
+    sendFile(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /**
+       * the receiver: a wxid, or a room id ending in @chatroom (an event's conversation id without its
+       * "S:" or "R:")
+       */
+      to_username: string;
+      /** where the instance downloads the file from */
+      url: string;
+      /** the name the receiver sees; the URL's last segment when absent */
+      file_name?: string;
+    }): Promise<{ msg_id: number, new_msg_id: number, create_time: number }>;
+
+    /**
+     * Send an image (发送图片). Answers the sent message's ids (msg_id, new_msg_id).
+     *
+     * `POST /msg/send_image` · permission `wechat.msg.sendImage` · class send
+     */
+    sendImage(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /**
+       * the receiver: a wxid, or a room id ending in @chatroom (an event's conversation id without its
+       * "S:" or "R:")
+       */
+      to_username: string;
+      /** where the instance downloads the image from */
+      url: string;
+    }): Promise<{ msg_id: number, new_msg_id: number, create_time: number }>;
+
+    /**
+     * Send a link card (发送链接卡片). Answers the sent message's ids (msg_id, new_msg_id).
+     *
+     * `POST /msg/send_link_card` · permission `wechat.msg.sendLinkCard` · class send
+     */
+    sendLinkCard(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /**
+       * the receiver: a wxid, or a room id ending in @chatroom (an event's conversation id without its
+       * "S:" or "R:")
+       */
+      to_username: string;
+      /** the card's title */
+      title: string;
+      /** where the card leads */
+      url: string;
+      /** the line under the title */
+      desc?: string;
+      /** the card's picture */
+      thumb_url?: string;
+    }): Promise<{ msg_id: number, new_msg_id: number, create_time: number }>;
+
+    /**
+     * Send a location (发送位置). Answers the sent message's ids (msg_id, new_msg_id).
+     *
+     * `POST /msg/send_location` · permission `wechat.msg.sendLocation` · class send
+     */
+    sendLocation(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /**
+       * the receiver: a wxid, or a room id ending in @chatroom (an event's conversation id without its
+       * "S:" or "R:")
+       */
+      to_username: string;
+      /** latitude in degrees */
+      latitude: any;
+      /** longitude in degrees */
+      longitude: any;
+      /** the address */
+      label?: string;
+      /** the place's name */
+      poi_name?: string;
+    }): Promise<{ msg_id: number, new_msg_id: number, create_time: number }>;
+
+    /**
+     * Send a text that mentions room members (发送群@消息). Answers the sent message's ids (msg_id,
+     * new_msg_id).
+     *
+     * `POST /msg/send_room_at` · permission `wechat.msg.sendRoomAt` · class send
+     */
+    sendRoomAt(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /**
+       * the receiver: a wxid, or a room id ending in @chatroom (an event's conversation id without its
+       * "S:" or "R:")
+       */
+      to_username: string;
+      /** the text; WeChat shows each mention as @name, so put the names in it */
+      content: string;
+      /** the mentioned members' wxids; ["notify@all"] mentions everyone (owner and admins only) */
+      at_list: string[];
+    }): Promise<{ msg_id: number, new_msg_id: number, create_time: number }>;
+
+    /**
+     * Send a text message (发送文本消息) to a person or a room. Answers the sent message's ids (msg_id,
+     * new_msg_id).
+     *
+     * `POST /msg/send_text` · permission `wechat.msg.sendText` · class send
+     */
+    sendText(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /**
+       * the receiver: a wxid, or a room id ending in @chatroom (an event's conversation id without its
+       * "S:" or "R:")
+       */
+      to_username: string;
+      /** the text */
+      content: string;
+    }): Promise<{ msg_id: number, new_msg_id: number, create_time: number }>;
+
+    /**
+     * Send a video (发送视频). Answers the sent message's ids (msg_id, new_msg_id).
+     *
+     * `POST /msg/send_video` · permission `wechat.msg.sendVideo` · class send
+     */
+    sendVideo(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /**
+       * the receiver: a wxid, or a room id ending in @chatroom (an event's conversation id without its
+       * "S:" or "R:")
+       */
+      to_username: string;
+      /** where the instance downloads the video from */
+      url: string;
+      /** the cover image */
+      thumb_url?: string;
+    }): Promise<{ msg_id: number, new_msg_id: number, create_time: number }>;
+
+    /**
+     * Send a voice message (发送语音), SILK audio. Answers the sent message's ids (msg_id, new_msg_id).
+     *
+     * `POST /msg/send_voice` · permission `wechat.msg.sendVoice` · class send
+     */
+    sendVoice(args: {
+      /** the instance (the event's account) */
+      guid: string;
+      /**
+       * the receiver: a wxid, or a room id ending in @chatroom (an event's conversation id without its
+       * "S:" or "R:")
+       */
+      to_username: string;
+      /** where the instance downloads the audio from */
+      url: string;
+      /** its length in milliseconds */
+      duration?: number;
+    }): Promise<{ msg_id: number, new_msg_id: number, create_time: number }>;
+  };
+
+  user: {
+    /**
+     * The logged-in account's profile (获取登录账号信息). The document lists no parameters beyond guid.
+     *
+     * `POST /user/get_profile` · permission `wechat.user.getProfile` · class query
+     */
+    getProfile(args: {
+      /** the instance (the event's account) */
+      guid: string;
+    }): Promise<any>;
+
+    /**
+     * The logged-in account's personal QR code (获取个人二维码). The document lists no parameters beyond
+     * guid.
+     *
+     * `POST /user/get_qrcode` · permission `wechat.user.getQrcode` · class query
+     */
+    getQrcode(args: {
+      /** the instance (the event's account) */
+      guid: string;
+    }): Promise<any>;
+
+    /**
+     * Log the account out of the instance (退出登录); a logout event follows. The document lists no
+     * parameters beyond guid.
+     *
+     * `POST /user/logout` · permission `wechat.user.logout` · class query
+     */
+    logout(args: {
+      /** the instance (the event's account) */
+      guid: string;
+    }): Promise<any>;
+  };
 };
 
 /**
+ * WeCom protocol API: instances named by a guid, JSON requests carrying the guid, {error_code,
+ * error_message, data} answers, callbacks {guid, notify_type, data}. Conversation ids must start
+ * with "S:" (private) or "R:" (group): -2003 otherwise; -4017 is a contact without
+ * external-contact permission. The vendor documents no send limit: sends are paced at one per 500
+ * ms per instance.
+ *
  * The wework bindings: every endpoint is an async function that resolves to the
  * vendor's data and rejects with a {@link Switchboard.BindingError}.
  */
 declare const wework: {
+  client: {
+    /**
+     * List the guids of every instance on the server, whatever its status (data is a list of guids).
+     *
+     * `GET /client/all_clients` · permission `wework.client.allClients` · class query
+     */
+    allClients(args?: {}): Promise<any>;
+
+    /**
+     * Create a new instance (an emulated WeCom client) and answer its guid. The server refuses when it
+     * already runs as many instances as it may: remove stopped ones first. A new instance is running
+     * (status 1) and needs a login: set its notify URL, then get its QR code.
+     *
+     * `POST /client/create_client` · permission `wework.client.createClient` · class query
+     */
+    createClient(args?: {
+      /**
+       * the WeCom client version the instance emulates: 241 Windows 4.1.2, 242 iPad 4.1.2, 243 Windows
+       * 4.1.10, 244 Mac 4.1.2, ..., 262 Mac 4.1.36 (the default)
+       */
+      client_type?: number;
+    }): Promise<any>;
+
+    /**
+     * The status of an instance: data.status is 0 stopped, 1 running but not logged in (needs a QR
+     * login), 2 online (logged in, ready to send).
+     *
+     * `POST /client/get_client_status` · permission `wework.client.getClientStatus` · class query
+     */
+    getClientStatus(args: {
+      /** the instance: its guid, as create_client answered it */
+      guid: string;
+    }): Promise<any>;
+
+    /**
+     * Remove an instance: it logs out (a logout callback, notify_type 11004, when it was online) and
+     * its guid is gone.
+     *
+     * `POST /client/remove_client` · permission `wework.client.removeClient` · class query
+     */
+    removeClient(args: {
+      /** the instance: its guid, as create_client answered it */
+      guid: string;
+    }): Promise<any>;
+
+    /**
+     * Route the instance through a local proxy (bridge); optional, for servers that need a network
+     * proxy to reach WeCom.
+     *
+     * `POST /client/set_bridge` · permission `wework.client.setBridge` · class query
+     */
+    setBridge(args: {
+      /** the instance: its guid, as create_client answered it */
+      guid: string;
+      /** the id of the local proxy (bridge) the instance goes through */
+      bridge: string;
+    }): Promise<any>;
+
+    /**
+     * Set where the instance posts its callbacks ({guid, notify_type, data}); point it at
+     * Switchboard's /callback/wework before logging in.
+     *
+     * `POST /client/set_notify_url` · permission `wework.client.setNotifyUrl` · class query
+     */
+    setNotifyUrl(args: {
+      /** the instance: its guid, as create_client answered it */
+      guid: string;
+      /** the callback URL: http(s)://host[:port]/path */
+      notify_url: string;
+    }): Promise<any>;
+  };
+
+  login: {
+    /**
+     * Issue a login QR code for an instance that is running but not logged in: data.qrcode_content is
+     * the URL to show as a QR code, data.qrcode_key identifies the login. Progress arrives as
+     * notify_type 11002 callbacks (status 0 waiting, 1 scanned, 2 confirmed, 3 failed, 4 refused, 10
+     * verify code needed), then 11003 on login.
+     *
+     * `POST /login/get_login_qrcode` · permission `wework.login.getLoginQrcode` · class query
+     */
+    getLoginQrcode(args: {
+      /** the instance: its guid, as create_client answered it */
+      guid: string;
+    }): Promise<any>;
+
+    /**
+     * Enter the verification code of a login on a new device (QR status 10): the code WeCom shows on
+     * the phone. A wrong code fails with the vendor's error; after three the login fails and needs a
+     * new QR code.
+     *
+     * `POST /login/verify_login_qrcode` · permission `wework.login.verifyLoginQrcode` · class query
+     */
+    verifyLoginQrcode(args: {
+      /** the instance: its guid, as create_client answered it */
+      guid: string;
+      /** the verification code shown in the WeCom mobile app */
+      code: string;
+      /** the login's data.qrcode_key (from get_login_qrcode or the 11002 callback) */
+      qrcode_key?: string;
+    }): Promise<any>;
+  };
+
+  msg: {
+    /**
+     * Send an image to a private or group conversation: image_path is a path or URL the vendor's
+     * server can read.
+     *
+     * `POST /msg/send_image` · permission `wework.msg.sendImage` · class send
+     */
+    sendImage(args: {
+      /** the instance: its guid, as create_client answered it */
+      guid: string;
+      /** the conversation: "S:" and the contact's id (private) or "R:" and the room id (group) */
+      conversation_id: string;
+      /** the image: a path or URL the vendor's server can read */
+      image_path: string;
+    }): Promise<{msg_data: any, is_svr_fail: boolean}>;
+
+    /**
+     * Send a text message to a group that mentions members: at_list holds their user ids, or [0] to
+     * mention everyone (only the room's owner or admins may). Put {$@} in content where each mention
+     * goes, in at_list order; without it the mentions come first.
+     *
+     * `POST /msg/send_room_at` · permission `wework.msg.sendRoomAt` · class send
+     */
+    sendRoomAt(args: {
+      /** the instance: its guid, as create_client answered it */
+      guid: string;
+      /** the group conversation: "R:" and the room id */
+      conversation_id: string;
+      /** the text to send, with a {$@} placeholder per mention where it goes */
+      content: string;
+      /** the user ids to mention, or [0] for everyone */
+      at_list: any[];
+    }): Promise<{msg_data: any, is_svr_fail: boolean}>;
+
+    /**
+     * Send a text message to a private or group conversation. data.msg_data is the sent message's
+     * record (its content and sender name base64 encoded); a notify_type 11013 callback with send_flag
+     * 1 follows. -2003: the conversation id lacks "S:"/"R:"; -4017: the contact has no
+     * external-contact permission.
+     *
+     * `POST /msg/send_text` · permission `wework.msg.sendText` · class send
+     */
+    sendText(args: {
+      /** the instance: its guid, as create_client answered it */
+      guid: string;
+      /** the conversation: "S:" and the contact's id (private) or "R:" and the room id (group) */
+      conversation_id: string;
+      /** the text to send */
+      content: string;
+    }): Promise<{msg_data: any, is_svr_fail: boolean}>;
+  };
+
+  session: {
+    /**
+     * List the instance's conversations: data.session_list holds conversation ids ("S:..." private,
+     * "R:..." group) and data.begin_seq the cursor to pass for the next page.
+     *
+     * `POST /session/get_session_list` · permission `wework.session.getSessionList` · class query
+     */
+    getSessionList(args: {
+      /** the instance: its guid, as create_client answered it */
+      guid: string;
+      /** the cursor: "0" for the first page, then the begin_seq of the previous answer */
+      begin_seq?: string;
+      /** the most conversations to answer (100 in the vendor's examples) */
+      limit?: number;
+    }): Promise<any>;
+  };
 };
