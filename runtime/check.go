@@ -34,10 +34,10 @@ type CheckResult struct {
 // against a throwaway in-memory store, without sending anything. It is
 // what `switchboard check` runs. Not safe for concurrent use.
 type Checker struct {
-	cfg     *config.Config
-	reg     *bindings.Registry
-	db      *badger.DB
-	loaders map[plugin.Kind]plugin.Loader
+	cfg   *config.Config
+	reg   *bindings.Registry
+	db    *badger.DB
+	hosts *hosts
 }
 
 // NewChecker builds a Checker for cfg. Close it after use.
@@ -50,11 +50,16 @@ func NewChecker(cfg *config.Config) (*Checker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Checker{cfg: cfg, reg: reg, db: db, loaders: loaders(cfg)}, nil
+	h, err := newHosts("")
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Checker{cfg: cfg, reg: reg, db: db, hosts: h}, nil
 }
 
-// Close releases the throwaway store.
-func (c *Checker) Close() error { return c.db.Close() }
+// Close releases the throwaway store and the plugin hosts.
+func (c *Checker) Close() error { return errors.Join(c.hosts.Close(), c.db.Close()) }
 
 // Check checks one path: a plugin file or folder, a manifest, or a folder
 // of plugins.
@@ -83,7 +88,7 @@ func (c *Checker) Check(ctx context.Context, path string) []CheckResult {
 	}
 	if st.IsDir() {
 		var out []CheckResult
-		for kind := range c.loaders {
+		for kind := range c.hosts.loaders {
 			srcs, err := plugin.Discover(path, kind)
 			if err != nil {
 				out = append(out, CheckResult{Name: base, Path: path, Err: err})
@@ -101,7 +106,7 @@ func (c *Checker) Check(ctx context.Context, path string) []CheckResult {
 }
 
 func (c *Checker) sourceOf(dir, base string) (plugin.Source, bool) {
-	for kind := range c.loaders {
+	for kind := range c.hosts.loaders {
 		for _, b := range []string{base, base + ".js", base + ".wasm"} {
 			if src, ok := plugin.SourceAt(dir, b, kind); ok {
 				return src, true
@@ -129,7 +134,7 @@ func (c *Checker) checkSource(ctx context.Context, src plugin.Source) CheckResul
 	if spec.Grants.Allows(plugin.PermKV) {
 		env.KV = badgerkv.New(c.db).Bucket(spec.Name)
 	}
-	h, err := c.loaders[src.Kind].Load(ctx, env)
+	h, err := c.hosts.loaders[src.Kind].Load(ctx, env)
 	if err != nil {
 		res.Err = err
 		return res

@@ -128,7 +128,12 @@ func Replay(ctx context.Context, cfg *config.Config, events []*event.Event, only
 			_ = p.h.Close()
 		}
 	}()
-	for kind, loader := range loaders(cfg) {
+	h, err := newHosts("")
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	for kind, loader := range h.loaders {
 		srcs, err := plugin.Discover(pluginDir(cfg, kind), kind)
 		if err != nil {
 			return err

@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,8 +32,10 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/hashicorp/go-hclog"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/switchboard-dev/switchboard/bindings"
+	"github.com/switchboard-dev/switchboard/bindings/msgserver/poll"
 	"github.com/switchboard-dev/switchboard/kv"
 	badgerkv "github.com/switchboard-dev/switchboard/kv/badger"
 	"github.com/switchboard-dev/switchboard/runtime/admin"
@@ -43,10 +46,12 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/jshost"
 	"github.com/switchboard-dev/switchboard/runtime/limits"
 	"github.com/switchboard-dev/switchboard/runtime/metrics"
+	"github.com/switchboard-dev/switchboard/runtime/outbox"
 	"github.com/switchboard-dev/switchboard/runtime/plugin"
 	"github.com/switchboard-dev/switchboard/runtime/receiver"
 	"github.com/switchboard-dev/switchboard/runtime/reload"
 	"github.com/switchboard-dev/switchboard/runtime/storage"
+	"github.com/switchboard-dev/switchboard/runtime/wasmhost"
 )
 
 // Options configure a Runtime.
@@ -72,9 +77,14 @@ type Runtime struct {
 	journal *journal.Journal
 	kv      *badgerkv.Store
 	reg     *bindings.Registry
+	vendors *vendorSet
+	hosts   *hosts
+	outbox  *outbox.Outbox
+	poller  *poll.Poller
 	limiter *limits.Limiter
 	// calls is the chain every plugin call goes through after its
-	// plugin's Guard: the limiter, then the counted registry.
+	// plugin's Guard: the outbox (sends), the limiter, then the counted
+	// registry.
 	calls   bindings.Invoker
 	metrics *metrics.Metrics
 	disp    *dispatch.Dispatcher
@@ -88,6 +98,7 @@ type Runtime struct {
 	ready    atomic.Bool
 	cancel   context.CancelFunc
 	watchers []*reload.Watcher
+	pollDone chan struct{}
 	served   chan error
 	gcStop   chan struct{}
 	stopOnce sync.Once
@@ -105,18 +116,27 @@ func New(o Options) (*Runtime, error) {
 		log = NewLogger(cfg.Log, nil)
 	}
 	r := &Runtime{cfg: cfg, log: log, metrics: metrics.New(), noWatch: o.NoWatch, preLn: o.Listener, gcStop: make(chan struct{})}
-	reg, err := Registry(cfg, o.HTTPClient)
+	vs, err := buildVendors(cfg, o.HTTPClient, true)
 	if err != nil {
 		return nil, err
 	}
-	r.reg = reg
+	r.vendors, r.reg = vs, vs.reg
+	reg := vs.reg
+	cacheDir := ""
+	if !o.InMemory {
+		cacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
+	}
+	if r.hosts, err = newHosts(cacheDir); err != nil {
+		vs.close()
+		return nil, err
+	}
 	r.limiter, err = limits.New(limits.Options{
 		Registry: reg, Rules: limits.FromConfig(cfg.Limits), Logger: log.Named("limits"), Observer: r.metrics,
 	})
 	if err != nil {
 		return nil, err
 	}
-	r.calls = r.limiter.Wrap(r.callCounter())
+	limited := r.limiter.Wrap(r.callCounter())
 	db, err := storage.Open(cfg.DataDir, storage.Options{InMemory: o.InMemory, Logger: log})
 	if err != nil {
 		return nil, err
@@ -129,10 +149,32 @@ func New(o Options) (*Runtime, error) {
 	}
 	r.journal = j
 	r.kv = badgerkv.New(db)
+	r.outbox, err = outbox.Open(db, outbox.Options{
+		Next: limited, Registry: reg, Logger: log.Named("outbox"), Observer: outboxMetrics{r.metrics},
+	}.WithConfig(cfg.Outbox))
+	if err != nil {
+		r.closeStore()
+		return nil, err
+	}
+	r.calls = r.outbox
+	if p := cfg.Vendors.Msgserver.Poll; len(p.Targets) > 0 {
+		targets := make([]poll.Target, len(p.Targets))
+		for i, t := range p.Targets {
+			targets[i] = poll.Target{CorpID: t.CorpID, Staff: t.Staff}
+		}
+		r.poller, err = poll.New(poll.Options{
+			Client: vs.msgserver, Targets: targets, Interval: time.Duration(p.IntervalMS) * time.Millisecond, Sync: p.Sync,
+			Appender: learningStore{j, r.limiter}, Cursor: poll.NewKVCursors(r.kv.Bucket(pollCursors)), Logger: log.Named("msgserver-poll"),
+		})
+		if err != nil {
+			r.closeStore()
+			return nil, fmt.Errorf("vendors.msgserver.poll: %w", err)
+		}
+	}
 	r.disp = dispatch.New(journalAdapter{j}, dispatch.Options{Logger: log, Observer: r.metrics})
 	r.plugins = reload.NewManager(reload.Options{
 		Dirs:    pluginDirs(cfg),
-		Loaders: loaders(cfg),
+		Loaders: r.hosts.loaders,
 		Target:  r.disp,
 		Resolve: func(src plugin.Source) (*plugin.Spec, error) {
 			return plugin.Resolve(src, cfg.PluginDefaults, cfg.PluginSettings(src.Name))
@@ -163,7 +205,7 @@ func New(o Options) (*Runtime, error) {
 		Logger:       log,
 		Metrics:      r.metrics,
 		Ready:        r.readyErr,
-		Admin:        admin.New(r, cfg.Admin.Token).Serve,
+		Admin:        admin.New(r, cfg.Admin.Token).Mount("outbox", fasthttpadaptor.NewFastHTTPHandler(outbox.Handler(r.outbox))).Serve,
 	})
 	r.srv = &fasthttp.Server{
 		Handler:            r.recv.Handler,
@@ -177,10 +219,24 @@ func New(o Options) (*Runtime, error) {
 	return r, nil
 }
 
-// loaders are the plugin hosts, by kind.
-func loaders(cfg *config.Config) map[plugin.Kind]plugin.Loader {
-	return map[plugin.Kind]plugin.Loader{plugin.JS: jshost.New(jshost.Options{})}
+// hosts are the plugin hosts, by kind. The WASM host keeps its compiled
+// modules in cacheDir ("" compiles in memory only). Close them after the
+// plugins they loaded.
+type hosts struct {
+	loaders map[plugin.Kind]plugin.Loader
+	wasm    *wasmhost.Loader
 }
+
+func newHosts(cacheDir string) (*hosts, error) {
+	w, err := wasmhost.New(wasmhost.Options{CacheDir: cacheDir})
+	if err != nil {
+		return nil, err
+	}
+	return &hosts{loaders: map[plugin.Kind]plugin.Loader{plugin.JS: jshost.New(jshost.Options{}), plugin.WASM: w}, wasm: w}, nil
+}
+
+// Close releases the WASM compilation cache.
+func (h *hosts) Close() error { return h.wasm.Close() }
 
 // pluginDirs are the watched plugin folders, by kind.
 func pluginDirs(cfg *config.Config) map[plugin.Kind]string {
@@ -224,6 +280,10 @@ func (r *Runtime) Start(ctx context.Context) error {
 			return fmt.Errorf("create %s: %w", dir, err)
 		}
 	}
+	// Sends a previous run stored and did not finish go out first.
+	if err := r.outbox.Start(context.Background()); err != nil {
+		return err
+	}
 	if err := r.plugins.SyncAll(ctx); err != nil {
 		// Plugins that failed are reported; the others run.
 		r.log.Warn("some plugins did not load", "error", err)
@@ -231,7 +291,7 @@ func (r *Runtime) Start(ctx context.Context) error {
 	wctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	if !r.noWatch {
-		for kind := range loaders(r.cfg) {
+		for kind := range r.hosts.loaders {
 			dir := pluginDir(r.cfg, kind)
 			w, err := reload.Watch(wctx, dir, kind, 0, r.log, func(names []string) {
 				_ = r.plugins.Reload(wctx, kind, names)
@@ -252,6 +312,15 @@ func (r *Runtime) Start(ctx context.Context) error {
 		}
 	}
 	r.ln = ln
+	if r.poller != nil {
+		r.pollDone = make(chan struct{})
+		go func() {
+			defer close(r.pollDone)
+			if err := r.poller.Run(wctx); err != nil && wctx.Err() == nil {
+				r.log.Error("msgserver poller stopped", "error", err)
+			}
+		}()
+	}
 	r.served = make(chan error, 1)
 	go func() { r.served <- r.srv.Serve(ln) }()
 	go storage.RunGC(r.db, 5*time.Minute, r.gcStop)
@@ -284,6 +353,9 @@ func (r *Runtime) Stop(ctx context.Context) error {
 			for _, w := range r.watchers {
 				<-w.Done()
 			}
+			if r.pollDone != nil {
+				<-r.pollDone
+			}
 		}
 		if err := r.disp.Stop(ctx); err != nil {
 			errs = append(errs, err)
@@ -298,6 +370,15 @@ func (r *Runtime) Stop(ctx context.Context) error {
 
 func (r *Runtime) closeStore() error {
 	var errs []error
+	if r.outbox != nil {
+		if err := r.outbox.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close outbox: %w", err))
+		}
+	}
+	if err := r.hosts.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	r.vendors.close()
 	if err := r.journal.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close journal: %w", err))
 	}
@@ -363,4 +444,27 @@ func (s learningStore) Append(ctx context.Context, evs []*event.Event) ([]bool, 
 		s.limiter.LearnEvent(ev)
 	}
 	return s.Journal.Append(ctx, evs)
+}
+
+// pollCursors is the KV namespace of the msgserver poller's cursors; '#'
+// is not allowed in plugin names, so no plugin can take it.
+const pollCursors = "#msgserver-poll"
+
+// outboxMetrics counts what the outbox does.
+type outboxMetrics struct{ m *metrics.Metrics }
+
+func (o outboxMetrics) Sent(e outbox.Entry, recovered bool) {
+	result := "sent"
+	if recovered {
+		result = "resent"
+	}
+	o.m.Outbox.WithLabelValues(e.Vendor, result).Inc()
+}
+
+func (o outboxMetrics) Retrying(e outbox.Entry, _ error, _ time.Duration) {
+	o.m.Outbox.WithLabelValues(e.Vendor, "retry").Inc()
+}
+
+func (o outboxMetrics) Dead(e outbox.Entry, _ error) {
+	o.m.Outbox.WithLabelValues(e.Vendor, "dead").Inc()
 }

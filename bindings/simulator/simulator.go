@@ -22,19 +22,29 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	msgserversim "github.com/switchboard-dev/switchboard/bindings/msgserver/sim"
 	quntoolsim "github.com/switchboard-dev/switchboard/bindings/quntool/sim"
+	wechatsim "github.com/switchboard-dev/switchboard/bindings/wechat/sim"
+	weworksim "github.com/switchboard-dev/switchboard/bindings/wework/sim"
 	"github.com/switchboard-dev/switchboard/runtime/config"
 )
 
 // Vendors are the simulated vendors, in the order they are started.
-var Vendors = []string{"quntool"}
+var Vendors = []string{"quntool", "wework", "wechat", "msgserver"}
 
 // DefaultAddrs are where `switchboard sim` listens by default: the ports of
 // the default base URLs in switchboard.yaml, so a runtime on its defaults
 // reaches the simulators without any setting.
 var DefaultAddrs = map[string]string{
-	"quntool": "127.0.0.1:9000",
+	"quntool":   "127.0.0.1:9000",
+	"wework":    "127.0.0.1:8080",
+	"wechat":    "127.0.0.1:8081",
+	"msgserver": "127.0.0.1:9002",
 }
+
+// MsgserverSecret is the signing secret of the msgserver simulator, set on
+// the configuration by Configure.
+const MsgserverSecret = "switchboard-sim-secret"
 
 // ControlPrefix is where each simulator server answers the control API.
 const ControlPrefix = "/_sim/"
@@ -51,12 +61,19 @@ type Options struct {
 	// Quntool tunes the quntool simulator (CallbackURL and Logger are set
 	// by the cluster).
 	Quntool quntoolsim.Options
-	Logger  hclog.Logger
+	// Wework and Wechat tune those simulators (CallbackURL and Logger are
+	// set by the cluster).
+	Wework weworksim.Options
+	Wechat wechatsim.Options
+	Logger hclog.Logger
 }
 
 // Cluster is the running simulators.
 type Cluster struct {
-	Quntool *quntoolsim.Sim
+	Quntool   *quntoolsim.Sim
+	Wework    *weworksim.Sim
+	Wechat    *wechatsim.Sim
+	Msgserver *msgserversim.Sim
 
 	log     hclog.Logger
 	urls    map[string]string
@@ -81,6 +98,32 @@ func Start(o Options) (*Cluster, error) {
 	qo.Logger = log.Named("quntool")
 	c.Quntool = quntoolsim.New(qo)
 	if err := c.serve(o.Addrs, "quntool", quntoolsim.APIPrefix, c.Quntool.Handler(), c.quntoolControl()); err != nil {
+		c.Close(context.Background())
+		return nil, err
+	}
+	wo := o.Wework
+	wo.CallbackURL = callback("wework")
+	wo.Logger = log.Named("wework")
+	c.Wework = weworksim.New(wo)
+	if err := c.serve(o.Addrs, "wework", "", c.Wework.Handler(), c.Wework.Control()); err != nil {
+		c.Close(context.Background())
+		return nil, err
+	}
+	xo := o.Wechat
+	xo.CallbackURL = callback("wechat")
+	xo.Logger = log.Named("wechat")
+	c.Wechat = wechatsim.New(xo)
+	if err := c.serve(o.Addrs, "wechat", "", c.Wechat.Handler(), c.wechatControl()); err != nil {
+		c.Close(context.Background())
+		return nil, err
+	}
+	ms, err := msgserversim.New(msgserversim.Options{Secret: MsgserverSecret, Logger: log.Named("msgserver")})
+	if err != nil {
+		c.Close(context.Background())
+		return nil, err
+	}
+	c.Msgserver = ms
+	if err := c.serve(o.Addrs, "msgserver", msgserversim.APIPrefix, ms.Handler(), http.NotFoundHandler()); err != nil {
 		c.Close(context.Background())
 		return nil, err
 	}
@@ -121,6 +164,17 @@ func (c *Cluster) Configure(cfg *config.Config) {
 	if u := c.urls["quntool"]; u != "" {
 		cfg.Vendors.Quntool.BaseURL = u
 	}
+	if u := c.urls["wework"]; u != "" {
+		cfg.Vendors.Wework.BaseURL = u
+	}
+	if u := c.urls["wechat"]; u != "" {
+		cfg.Vendors.Wechat.BaseURL = u
+	}
+	if u := c.urls["msgserver"]; u != "" {
+		cfg.Vendors.Msgserver.BaseURL = u
+		cfg.Vendors.Msgserver.Secret = MsgserverSecret
+		cfg.Vendors.Msgserver.SignatureEncoding = "urlencoded"
+	}
 }
 
 // Close stops the servers and the simulators' callback senders.
@@ -133,6 +187,15 @@ func (c *Cluster) Close(ctx context.Context) error {
 	}
 	if c.Quntool != nil {
 		c.Quntool.Close()
+	}
+	if c.Wework != nil {
+		c.Wework.Close()
+	}
+	if c.Wechat != nil {
+		c.Wechat.Close()
+	}
+	if c.Msgserver != nil {
+		errs = append(errs, c.Msgserver.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -167,6 +230,34 @@ func (c *Cluster) quntoolControl() http.Handler {
 	})
 	mux.HandleFunc("GET /sent", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, c.Quntool.Sent())
+	})
+	return mux
+}
+
+// wechatControl serves POST /say (a wechatsim.Incoming as JSON: guid,
+// from, room, text, at_list) and GET /sent.
+func (c *Cluster) wechatControl() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /say", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			GUID   string   `json:"guid"`
+			From   string   `json:"from"`
+			Room   string   `json:"room"`
+			Text   string   `json:"text"`
+			AtList []string `json:"at_list"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil {
+			controlError(w, http.StatusBadRequest, fmt.Errorf("body must be a JSON object: %w", err))
+			return
+		}
+		if err := c.Wechat.Say(r.Context(), wechatsim.Incoming{GUID: in.GUID, From: in.From, Room: in.Room, Text: in.Text, AtList: in.AtList}); err != nil {
+			controlError(w, http.StatusUnprocessableEntity, err)
+			return
+		}
+		writeJSON(w, map[string]any{"ok": true})
+	})
+	mux.HandleFunc("GET /sent", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, c.Wechat.Sent())
 	})
 	return mux
 }

@@ -9,6 +9,10 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/switchboard-dev/switchboard/internal/outboxcli"
+	"github.com/switchboard-dev/switchboard/internal/weworkcli"
+	"github.com/switchboard-dev/switchboard/runtime/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -30,7 +34,11 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("config", "", "config file (default ./switchboard.yaml when it exists)")
-	root.AddCommand(runCmd(), checkCmd(), versionCmd(), simCmd(), kvCmd(), newCmd(), replayCmd())
+	load := func() (*config.Config, error) {
+		return config.Load(configFlag(root), os.Environ())
+	}
+	root.AddCommand(runCmd(), checkCmd(), versionCmd(), simCmd(), kvCmd(), newCmd(), replayCmd(),
+		outboxcli.Command(load), weworkcli.Command(load))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "switchboard:", err)
 		var ee *exitError

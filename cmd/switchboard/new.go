@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/switchboard-dev/switchboard/internal/scaffold"
 	"github.com/switchboard-dev/switchboard/runtime/config"
+	"github.com/switchboard-dev/switchboard/runtime/wasmhost"
 )
 
 func newCmd() *cobra.Command {
@@ -34,6 +36,21 @@ overwritten.`,
 				fmt.Fprintln(c.OutOrStdout(), "wrote", p)
 			}
 			return err
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use: "wasm NAME", Short: "Scaffold a Go WASM plugin folder in plugins_dir", Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cfg, err := config.Load(configFlag(c), os.Environ())
+			if err != nil {
+				return err
+			}
+			dir := filepath.Join(cfg.PluginsDir, args[0])
+			if err := wasmhost.Scaffold(dir, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "wrote %s (main.go, manifest.json, go.mod, Makefile, README.md)\nbuild it: cd %s && make\n", dir, dir)
+			return nil
 		},
 	})
 	return cmd

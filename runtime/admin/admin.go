@@ -44,8 +44,20 @@ type Backend interface {
 
 // Handler serves /admin/.
 type Handler struct {
-	b     Backend
-	token string
+	b      Backend
+	token  string
+	mounts map[string]fasthttp.RequestHandler
+}
+
+// Mount serves /admin/{name} and everything under it with fn, behind the
+// same authorization. Call it before serving; not safe concurrently with
+// Serve.
+func (h *Handler) Mount(name string, fn fasthttp.RequestHandler) *Handler {
+	if h.mounts == nil {
+		h.mounts = map[string]fasthttp.RequestHandler{}
+	}
+	h.mounts[name] = fn
+	return h
 }
 
 // New returns the admin handler. token may be empty (loopback only).
@@ -81,6 +93,8 @@ func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
 		reply(ctx, 200, map[string]any{"rejected": rs})
 	case strings.HasPrefix(path, "kv/"):
 		h.kv(ctx, strings.TrimPrefix(path, "kv/"), method)
+	case h.mounts[strings.SplitN(path, "/", 2)[0]] != nil:
+		h.mounts[strings.SplitN(path, "/", 2)[0]](ctx)
 	default:
 		reply(ctx, 404, map[string]any{"error": "no such admin endpoint: " + method + " /admin/" + path})
 	}

@@ -41,6 +41,9 @@ type Metrics struct {
 	LimitRejected *prometheus.CounterVec
 	// VendorThrottles counts the vendors' own throttle answers, by rule.
 	VendorThrottles *prometheus.CounterVec
+	// Outbox counts outbox sends by vendor and result: sent, resent (sent
+	// again after a restart: possibly a duplicate), retry, dead.
+	Outbox *prometheus.CounterVec
 }
 
 // New creates and registers the collectors, with Go and process collectors.
@@ -79,8 +82,11 @@ func New() *Metrics {
 	m.VendorThrottles = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "switchboard_vendor_throttles_total", Help: "Vendor throttle answers that paused a rate-limit key, by rule.",
 	}, []string{"rule"})
+	m.Outbox = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_outbox_sends_total", Help: "Outbox sends by vendor and result (sent, resent, retry, dead).",
+	}, []string{"vendor", "result"})
 	m.Registry.MustRegister(m.Callbacks, m.Events, m.AckSeconds, m.PluginEvents, m.HandleSeconds, m.Reloads, m.Calls,
-		m.LimitWaitSeconds, m.LimitRejected, m.VendorThrottles,
+		m.LimitWaitSeconds, m.LimitRejected, m.VendorThrottles, m.Outbox,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
