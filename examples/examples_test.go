@@ -1,0 +1,325 @@
+package examples_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/switchboard-dev/switchboard/bindings/quntool"
+	quntoolsim "github.com/switchboard-dev/switchboard/bindings/quntool/sim"
+	"github.com/switchboard-dev/switchboard/bindings/simulator"
+	"github.com/switchboard-dev/switchboard/kv"
+	"github.com/switchboard-dev/switchboard/runtime"
+	"github.com/switchboard-dev/switchboard/runtime/config"
+	"github.com/switchboard-dev/switchboard/runtime/plugin"
+)
+
+// testTimeout bounds each test's simulator drive and waits.
+const testTimeout = 30 * time.Second
+
+// env is one runtime serving one example plugin, with the simulators
+// pointed at it and the demo account logged in to the quntool simulator.
+type env struct {
+	t    *testing.T
+	ctx  context.Context
+	rt   *runtime.Runtime
+	sims *simulator.Cluster
+	name string
+}
+
+// start copies examples/NAME into a fresh scripts dir and starts a runtime
+// (in memory) and the simulator cluster posting callbacks to it. settings,
+// when given, are the plugin's settings in switchboard.yaml.
+func start(t *testing.T, name string, settings *plugin.Settings) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.ScriptsDir = t.TempDir()
+	cfg.PluginsDir = t.TempDir()
+	cfg.Listen = "127.0.0.1:0"
+	if settings != nil {
+		cfg.Plugins = map[string]plugin.Settings{name: *settings}
+	}
+	copyDir(t, name, filepath.Join(cfg.ScriptsDir, name))
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sims, err := simulator.Start(simulator.Options{CallbackBase: "http://" + ln.Addr().String() + "/callback"})
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sims.Close(context.Background()) })
+	sims.Configure(cfg)
+	if err := sims.SeedDemo(); err != nil {
+		t.Fatal(err)
+	}
+	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{t}})
+	rt, err := runtime.New(runtime.Options{Config: cfg, Logger: log, Listener: ln, InMemory: true, NoWatch: true})
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	if err := rt.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+		defer stop()
+		if err := rt.Stop(stopCtx); err != nil {
+			t.Errorf("stop runtime: %v", err)
+		}
+	})
+	return &env{t: t, ctx: ctx, rt: rt, sims: sims, name: name}
+}
+
+// status is the example plugin's load status.
+func (e *env) status() (running bool, loadErr string) {
+	e.t.Helper()
+	for _, s := range e.rt.Plugins() {
+		if s.Name == e.name {
+			return s.Running, s.Error
+		}
+	}
+	e.t.Fatalf("plugin %s is not known to the runtime: %+v", e.name, e.rt.Plugins())
+	return false, ""
+}
+
+// requireRunning fails the test unless the example loaded cleanly.
+func (e *env) requireRunning() {
+	e.t.Helper()
+	if running, loadErr := e.status(); !running || loadErr != "" {
+		e.t.Fatalf("plugin %s: running=%v error=%q", e.name, running, loadErr)
+	}
+}
+
+// say has from say text to the demo account (privately when conv is "").
+func (e *env) say(from, conv, text string) {
+	e.t.Helper()
+	err := e.sims.Quntool.Say(e.ctx, quntoolsim.Incoming{Account: simulator.DemoAccount, From: from, ConversationID: conv, Text: text})
+	if err != nil {
+		e.t.Fatalf("say %q: %v", text, err)
+	}
+}
+
+// waitSent waits for the quntool simulator to have accepted n sends.
+func (e *env) waitSent(n int) []quntoolsim.Sent {
+	e.t.Helper()
+	sent, err := e.sims.Quntool.WaitSent(e.ctx, n)
+	if err != nil {
+		e.t.Fatalf("waiting for %d sends (have %d: %+v): %v", n, len(e.sims.Quntool.Sent()), e.sims.Quntool.Sent(), err)
+	}
+	return sent
+}
+
+// waitFor polls cond until it holds, failing the test at its deadline.
+func (e *env) waitFor(what string, cond func() bool) {
+	e.t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-e.ctx.Done():
+			e.t.Fatalf("timed out waiting for %s", what)
+		case <-tick.C:
+		}
+	}
+}
+
+// kvGet reads one of the plugin's keys; ok is false when it is missing.
+func (e *env) kvGet(key string) (value json.RawMessage, ok bool) {
+	e.t.Helper()
+	v, err := e.rt.KV().Bucket(e.name).Get(key)
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil, false
+	}
+	if err != nil {
+		e.t.Fatalf("kv get %s: %v", key, err)
+	}
+	return v, true
+}
+
+// kvInt reads a counter (0 when missing).
+func (e *env) kvInt(key string) int64 {
+	e.t.Helper()
+	v, ok := e.kvGet(key)
+	if !ok {
+		return 0
+	}
+	var n int64
+	if err := json.Unmarshal(v, &n); err != nil {
+		e.t.Fatalf("kv %s = %s: not a number: %v", key, v, err)
+	}
+	return n
+}
+
+// kvItems lists the plugin's keys under prefix.
+func (e *env) kvItems(prefix string) []kv.Item {
+	e.t.Helper()
+	var out []kv.Item
+	cursor := ""
+	for {
+		items, next, err := e.rt.KV().Bucket(e.name).List(prefix, kv.MaxListLimit, cursor)
+		if err != nil {
+			e.t.Fatalf("kv list %s: %v", prefix, err)
+		}
+		out = append(out, items...)
+		if next == "" {
+			return out
+		}
+		cursor = next
+	}
+}
+
+// copyDir copies the example folder src (relative to examples/) to dst.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if strings.HasSuffix(path, ".md") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		t.Fatalf("copy example %s: %v", src, err)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// privateConv is the demo account's private conversation with user.
+func privateConv(user string) string {
+	return quntool.PrivateConversationID(simulator.DemoAccount, user)
+}
+
+func TestKeywordReply(t *testing.T) {
+	t.Parallel()
+	e := start(t, "keyword-reply", nil)
+	e.requireRunning()
+	alice := simulator.DemoContact
+	room, err := e.sims.Quntool.AddRoom(quntoolsim.Room{Name: "customers", Owner: simulator.DemoAccount, Members: []string{alice}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// One conversation's events are handled in order, so once the answer
+	// to the last line has been sent, the lines before it are handled too.
+	e.say(alice, "", "What's the PRICE of the big one?")
+	e.say(alice, "", "hello there")          // no keyword
+	e.say(alice, "", "price again, please?") // the price rule cools down
+	e.say(alice, "", "and your opening hours?")
+	e.say(alice, room.ID, "价格?") // another conversation: its own cooldown
+	sent := e.waitSent(3)
+
+	wantPrivate := []string{"Our price list: https://example.com/prices", "We are open 9:00-18:00, Monday to Friday."}
+	var private, group []quntoolsim.Sent
+	for _, s := range sent {
+		if s.ConversationID == room.ID {
+			group = append(group, s)
+		} else {
+			private = append(private, s)
+		}
+	}
+	if len(private) != len(wantPrivate) {
+		t.Fatalf("private answers %+v, want %q", private, wantPrivate)
+	}
+	for i, want := range wantPrivate {
+		if s := private[i]; s.Kind != "text" || s.Content != want || s.ConversationID != privateConv(alice) || s.Account != simulator.DemoAccount {
+			t.Errorf("private answer %d = %+v, want text %q in %s", i, s, want, privateConv(alice))
+		}
+	}
+	if len(group) != 1 {
+		t.Fatalf("group answers %+v, want one", group)
+	}
+	g := group[0]
+	if g.Kind != "roomAt" || g.Content != "{$@} Our price list: https://example.com/prices" {
+		t.Errorf("group answer = %+v, want a roomAt mentioning the sender", g)
+	}
+	if at, _ := json.Marshal(g.Args["atlist"]); string(at) != `["`+alice+`"]` {
+		t.Errorf("group answer mentions %s, want [%s]", at, alice)
+	}
+
+	// Counters and cooldowns are in the plugin's kv, written once the
+	// answer is sent.
+	e.waitFor("the group's answer counted", func() bool { return e.kvInt("replied:price") == 2 })
+	for key, want := range map[string]int64{"replied:price": 2, "suppressed:price": 1, "replied:hours": 1, "suppressed:hours": 0} {
+		if got := e.kvInt(key); got != want {
+			t.Errorf("kv %s = %d, want %d", key, got, want)
+		}
+	}
+	cooldowns := map[string]bool{}
+	for _, it := range e.kvItems("cooldown:") {
+		cooldowns[it.Key] = true
+		if it.ExpiresAt == 0 {
+			t.Errorf("cooldown %s never expires", it.Key)
+		}
+	}
+	for _, key := range []string{
+		"cooldown:" + privateConv(alice) + ":price", "cooldown:" + privateConv(alice) + ":hours", "cooldown:" + room.ID + ":price",
+	} {
+		if !cooldowns[key] {
+			t.Errorf("cooldown %s missing; have %v", key, cooldowns)
+		}
+	}
+	if len(cooldowns) != 3 {
+		t.Errorf("cooldowns %v, want 3", cooldowns)
+	}
+	if n := len(e.sims.Quntool.Sent()); n != 3 {
+		t.Errorf("%d sends in all, want 3", n)
+	}
+}
+
+func TestKeywordReplyRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		config map[string]any
+		want   string
+	}{
+		{"rule without keywords", map[string]any{"rules": []any{map[string]any{"reply": "x"}}}, "config.rules[0]"},
+		{"rule without reply", map[string]any{"rules": []any{map[string]any{"keywords": []any{"a"}}}}, "config.rules[0]"},
+		{"negative cooldown", map[string]any{"cooldown_seconds": -5}, "cooldown_seconds"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := start(t, "keyword-reply", &plugin.Settings{Config: tc.config})
+			running, loadErr := e.status()
+			if running || !strings.Contains(loadErr, tc.want) {
+				t.Errorf("running=%v error=%q, want a load error naming %q", running, loadErr, tc.want)
+			}
+		})
+	}
+}
