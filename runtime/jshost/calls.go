@@ -190,27 +190,34 @@ func isString(v goja.Value) bool {
 // outcome back on the loop. label names the call in logs. The call runs with the context of the event
 // whose code makes it; outside any event (timers, the top level) with the
 // plugin's own context bounded by its timeout. Beyond Spec.MaxPending
-// pending calls the promise rejects at once with code "too_many_pending".
+// pending calls the promise rejects at once with code "too_many_pending":
+// pending calls are counted per event (a handler firing calls in a loop
+// without awaiting them), and together for the code that runs outside any
+// event, so many events each awaiting a call in parallel are not refused.
 // Loop only.
 func (h *host) startCall(vendor, label string, do func(ctx context.Context) (json.RawMessage, error)) goja.Value {
-	if h.pending >= h.maxPending {
+	owner := h.loop.current()
+	counter := &h.pending
+	if owner != nil && owner.kind == taskEvent {
+		counter = &owner.pending
+	}
+	if *counter >= h.maxPending {
 		return h.rejected(bindings.ErrorInfo{Vendor: vendor, Code: codeTooManyPending,
-			Message: fmt.Sprintf("%v: %d calls already pending", plugin.ErrTooManyPending, h.pending)})
+			Message: fmt.Sprintf("%v: %d calls already pending", plugin.ErrTooManyPending, *counter)})
 	}
 	p, resolve, reject := h.rt.NewPromise()
-	owner := h.loop.current()
 	ctx, cancel := h.life, context.CancelFunc(func() {})
 	if owner != nil && owner.kind == taskEvent {
 		ctx = owner.ctx
 	} else {
 		ctx, cancel = context.WithTimeout(h.life, h.timeout)
 	}
-	h.pending++
+	*counter++
 	go func() {
 		data, err := h.run(ctx, vendor, do)
 		cancel()
 		h.loop.post(job{owner: owner, fn: func() {
-			h.pending--
+			*counter--
 			if err != nil && owner != nil && owner.kind == taskEvent && owner.state.Load() == stateFinished && errors.Is(err, context.Canceled) {
 				h.log.Warn("binding call cancelled: its event finished first; await the call in the handler",
 					"event", owner.ev.ID, "call", label)

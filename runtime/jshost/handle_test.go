@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -594,6 +595,47 @@ func TestMaxPending(t *testing.T) {
 	}
 	if f.eval(t, "1") != int64(1) || f.h.pending != 0 {
 		t.Fatalf("pending %d after all settled", f.h.pending)
+	}
+}
+
+// TestMaxPendingIsPerEvent: many events, each awaiting one call at the
+// same time, are not refused by a cap meant for one event's runaway calls.
+func TestMaxPendingIsPerEvent(t *testing.T) {
+	t.Parallel()
+	const events = 6
+	started := make(chan struct{}, events)
+	release := make(chan struct{})
+	f := load(t, `on('*', async (ev) => {
+  await fakechat.slow({tag: ev.id});
+  kv.incr('ok');
+});`, setup{maxPending: 2, invoker: func(ctx context.Context, c bindings.Call) (json.RawMessage, error) {
+		started <- struct{}{}
+		select {
+		case <-release:
+			return nil, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}})
+	errs := make(chan error, events)
+	for i := range events {
+		go func() { errs <- f.handle(t, textEvent(fmt.Sprint("e", i), fmt.Sprint("S:a_", i), "hi")) }()
+	}
+	for range events {
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the events' calls did not all start: refused over the cap?")
+		}
+	}
+	close(release)
+	for range events {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.kvJSON(t, "ok"); got != fmt.Sprint(events) {
+		t.Fatalf("ok = %s, want %d", got, events)
 	}
 }
 

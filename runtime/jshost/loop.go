@@ -43,6 +43,7 @@ type task struct {
 	done  chan struct{} // closed when the task finishes (not when abandoned)
 
 	remaining int     // handlers not yet settled (loop only)
+	pending   int     // binding calls made for it and not yet settled (loop only)
 	errs      []error // handler failures (loop only)
 }
 
