@@ -1,10 +1,15 @@
 package examples_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,6 +128,51 @@ func (e *env) waitSent(n int) []quntoolsim.Sent {
 		e.t.Fatalf("waiting for %d sends (have %d: %+v): %v", n, len(e.sims.Quntool.Sent()), e.sims.Quntool.Sent(), err)
 	}
 	return sent
+}
+
+// quntoolAPI calls the quntool simulator's API as another device of the
+// account would (a staff member inviting people, adding a customer): a
+// POST with a JSON body, or a GET with query, and answers the envelope's
+// data, failing the test on anything but code 0.
+func (e *env) quntoolAPI(method, path string, args map[string]any) json.RawMessage {
+	e.t.Helper()
+	u := e.sims.BaseURL("quntool") + path
+	var body io.Reader
+	if method == http.MethodGet {
+		q := url.Values{}
+		for k, v := range args {
+			q.Set(k, fmt.Sprint(v))
+		}
+		u += "?" + q.Encode()
+	} else {
+		b, err := json.Marshal(args)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(e.ctx, method, u, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Code int             `json:"code"`
+		Msg  string          `json:"msg"`
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		e.t.Fatalf("%s %s: status %d, answer not JSON: %v", method, path, resp.StatusCode, err)
+	}
+	if env.Code != 0 {
+		e.t.Fatalf("%s %s: code %d: %s", method, path, env.Code, env.Msg)
+	}
+	return env.Data
 }
 
 // waitFor polls cond until it holds, failing the test at its deadline.
@@ -321,5 +371,103 @@ func TestKeywordReplyRejectsBadConfig(t *testing.T) {
 				t.Errorf("running=%v error=%q, want a load error naming %q", running, loadErr, tc.want)
 			}
 		})
+	}
+}
+
+func TestWelcomeMembers(t *testing.T) {
+	t.Parallel()
+	e := start(t, "welcome-members", &plugin.Settings{Config: map[string]any{"max_mentions": 2}})
+	e.requireRunning()
+	q := e.sims.Quntool
+	newcomers := []string{"7881300000000101", "7881300000000102", "7881300000000103"}
+	for i, id := range newcomers {
+		if err := q.AddContact(simulator.DemoAccount, quntoolsim.Contact{UserID: id, Name: fmt.Sprintf("Guest %d", i+1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	room, err := q.AddRoom(quntoolsim.Room{Name: "VIP club", Owner: simulator.DemoAccount, Members: []string{simulator.DemoContact}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The staff member invites three people from their phone: the
+	// simulator adds them and posts notify_type_room_add_member.
+	e.quntoolAPI(http.MethodPost, "/group/member", map[string]any{
+		"wxId": simulator.DemoAccount, "conversationId": room.ID, "memberWxIds": newcomers,
+	})
+	sent := e.waitSent(2)
+	want := []struct {
+		content string
+		at      []string
+	}{
+		{"{$@} {$@} welcome to VIP club! Say \"help\" to see what I can do.", newcomers[:2]},
+		{"{$@} welcome to VIP club! Say \"help\" to see what I can do.", newcomers[2:]},
+	}
+	for i, w := range want {
+		s := sent[i]
+		at, _ := json.Marshal(s.Args["atlist"])
+		wantAt, _ := json.Marshal(w.at)
+		if s.Kind != "roomAt" || s.ConversationID != room.ID || s.Content != w.content || string(at) != string(wantAt) {
+			t.Errorf("welcome %d = %+v (atList %s), want roomAt %q mentioning %s in %s", i, s, at, w.content, wantAt, room.ID)
+		}
+	}
+	e.waitFor("the welcomes counted", func() bool { return e.kvInt("welcomed:"+room.ID) == 3 })
+
+	// Everyone the group has now is in the simulator's room.
+	r, _ := q.Room(room.ID)
+	if len(r.Members) != 5 {
+		t.Errorf("room members %v, want the account, Alice and the three newcomers", r.Members)
+	}
+	// A member who leaves is not seen off; when they are invited back
+	// they are welcomed again. Events of one group are handled in order,
+	// so the welcome back comes after the leaving was handled.
+	if err := q.QuitRoom(e.ctx, room.ID, newcomers[0]); err != nil {
+		t.Fatal(err)
+	}
+	e.quntoolAPI(http.MethodPost, "/group/member", map[string]any{
+		"wxId": simulator.DemoAccount, "conversationId": room.ID, "memberWxIds": []string{newcomers[0]},
+	})
+	sent = e.waitSent(3)
+	if back := sent[2]; back.Kind != "roomAt" || fmt.Sprint(back.Args["atlist"]) != "["+newcomers[0]+"]" {
+		t.Errorf("third send = %+v, want the welcome back of %s", back, newcomers[0])
+	}
+	e.waitFor("the welcome back counted", func() bool { return e.kvInt("welcomed:"+room.ID) == 4 })
+	if n := len(q.Sent()); n != 3 {
+		t.Errorf("%d sends, want 3: %+v", n, q.Sent())
+	}
+}
+
+func TestWelcomeMembersOnlyConfiguredRooms(t *testing.T) {
+	t.Parallel()
+	// Alice makes both groups external ones, which take outsiders.
+	q := quntoolsim.Room{Name: "listed", Owner: simulator.DemoAccount, ID: "R:10800000000000001", Members: []string{simulator.DemoContact}}
+	e := start(t, "welcome-members", &plugin.Settings{Config: map[string]any{"rooms": []any{q.ID}}})
+	e.requireRunning()
+	guest := "7881300000000201"
+	if err := e.sims.Quntool.AddContact(simulator.DemoAccount, quntoolsim.Contact{UserID: guest, Name: "Guest"}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := e.sims.Quntool.AddRoom(quntoolsim.Room{Name: "unlisted", Owner: simulator.DemoAccount, Members: []string{simulator.DemoContact}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sims.Quntool.AddRoom(q); err != nil {
+		t.Fatal(err)
+	}
+	// The unlisted room first: events of one account are ordered per
+	// conversation only, so wait for the listed room's welcome and then
+	// for the unlisted room's event to have been handled.
+	for _, id := range []string{other.ID, q.ID} {
+		e.quntoolAPI(http.MethodPost, "/group/member", map[string]any{
+			"wxId": simulator.DemoAccount, "conversationId": id, "memberWxIds": []string{guest},
+		})
+	}
+	sent := e.waitSent(1)
+	if sent[0].ConversationID != q.ID {
+		t.Errorf("welcomed in %s, want only %s", sent[0].ConversationID, q.ID)
+	}
+	e.waitFor("both events handled", func() bool { return len(e.kvItems("seen:")) == 1 && e.kvInt("welcomed:"+q.ID) == 1 })
+	if n := e.kvInt("welcomed:" + other.ID); n != 0 {
+		t.Errorf("welcomed %d in the unlisted room", n)
 	}
 }
