@@ -471,3 +471,136 @@ func TestWelcomeMembersOnlyConfiguredRooms(t *testing.T) {
 		t.Errorf("welcomed %d in the unlisted room", n)
 	}
 }
+
+// befriend has the demo account add the person with mobile as a contact,
+// the way a staff member does from their phone: search by number, then
+// send the request (the simulated person accepts at once, and the
+// simulator posts notify_type_contact_add).
+func (e *env) befriend(id, mobile string) {
+	e.t.Helper()
+	var found struct {
+		DataList []struct {
+			OpenID   string `json:"openid"`
+			WxTicket string `json:"wx_ticket"`
+		} `json:"datalist"`
+	}
+	raw := e.quntoolAPI(http.MethodGet, "/contact/search", map[string]any{"wxId": simulator.DemoAccount, "keyword": mobile})
+	if err := json.Unmarshal(raw, &found); err != nil || len(found.DataList) == 0 {
+		e.t.Fatalf("contact search %s: %s (%v)", mobile, raw, err)
+	}
+	e.quntoolAPI(http.MethodPost, "/contact/search/add", map[string]any{
+		"wxId": simulator.DemoAccount, "contactUserId": id, "openid": found.DataList[0].OpenID, "wxticket": found.DataList[0].WxTicket,
+	})
+}
+
+// contactLabels lists the names of the labels a contact of the demo
+// account carries, as the quntool simulator holds them.
+func (e *env) contactLabels(id string) []string {
+	e.t.Helper()
+	var labels []struct {
+		Name string `json:"name"`
+	}
+	raw := e.quntoolAPI(http.MethodGet, "/label/contact/labels", map[string]any{"wxId": simulator.DemoAccount, "contactUserId": id})
+	if err := json.Unmarshal(raw, &labels); err != nil {
+		e.t.Fatalf("labels of %s: %s: %v", id, raw, err)
+	}
+	var names []string
+	for _, l := range labels {
+		names = append(names, l.Name)
+	}
+	return names
+}
+
+func TestLabelContacts(t *testing.T) {
+	t.Parallel()
+	e := start(t, "label-contacts", nil)
+	e.requireRunning()
+	q := e.sims.Quntool
+	if _, err := q.AddLabel(simulator.DemoAccount, "vip"); err != nil {
+		t.Fatal(err)
+	}
+	newID, err := q.AddLabel(simulator.DemoAccount, "new customer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		wechatUser = "7881300000000301" // a WeChat customer: labeled
+		returning  = "7881300000000302" // already carries "vip": keeps it
+		weComUser  = "1688859999000303" // a WeCom user of another company: left alone
+	)
+	for _, p := range []quntoolsim.Contact{
+		{UserID: wechatUser, Name: "Bob", Mobile: "13800000301"},
+		{UserID: weComUser, Name: "Dan", Mobile: "13800000303", CorpID: "1970325000000099"},
+	} {
+		if err := q.AddPerson(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The returning customer is a contact already labeled vip, whose
+	// contact_add callback comes again (re-added after a deletion).
+	if err := q.AddContact(simulator.DemoAccount, quntoolsim.Contact{UserID: returning, Name: "Carol"}); err != nil {
+		t.Fatal(err)
+	}
+	var all []struct {
+		LabelID string `json:"labelId"`
+		Name    string `json:"name"`
+	}
+	if err := json.Unmarshal(e.quntoolAPI(http.MethodGet, "/label/all", map[string]any{"wxId": simulator.DemoAccount}), &all); err != nil {
+		t.Fatal(err)
+	}
+	vipID := ""
+	for _, l := range all {
+		if l.Name == "vip" {
+			vipID = l.LabelID
+		}
+	}
+	e.quntoolAPI(http.MethodPost, "/label/contact/setlabel", map[string]any{
+		"wxId": simulator.DemoAccount, "contactUserId": returning, "labelIds": []string{vipID},
+	})
+
+	e.befriend(weComUser, "13800000303")
+	e.befriend(wechatUser, "13800000301")
+	err = q.PostCallback(e.ctx, "notify_type_contact_add", simulator.DemoAccount, map[string]any{
+		"user_id": returning, "username": "Carol", "conversation_id": privateConv(returning), "corp_id": quntoolsim.WeChatCorpID,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("two contacts labeled", func() bool {
+		_, a := e.kvGet("labeled:" + wechatUser)
+		_, b := e.kvGet("labeled:" + returning)
+		return a && b
+	})
+	for id, want := range map[string]string{wechatUser: "[new customer]", returning: "[vip new customer]", weComUser: "[]"} {
+		if got := fmt.Sprint(e.contactLabels(id)); got != want {
+			t.Errorf("labels of %s = %s, want %s", id, got, want)
+		}
+	}
+	if n := e.kvInt("labeled"); n != 2 {
+		t.Errorf("kv labeled = %d, want 2", n)
+	}
+	if v, ok := e.kvGet("label-id:" + simulator.DemoAccount); !ok || string(v) != `"`+newID+`"` {
+		t.Errorf("cached label id = %s, want %q", v, newID)
+	}
+	if _, ok := e.kvGet("labeled:" + weComUser); ok {
+		t.Errorf("the WeCom user was labeled")
+	}
+}
+
+func TestLabelContactsMissingLabel(t *testing.T) {
+	t.Parallel()
+	e := start(t, "label-contacts", &plugin.Settings{Config: map[string]any{"label": "no such label"}})
+	e.requireRunning()
+	const bob = "7881300000000401"
+	if err := e.sims.Quntool.AddPerson(quntoolsim.Contact{UserID: bob, Name: "Bob", Mobile: "13800000401"}); err != nil {
+		t.Fatal(err)
+	}
+	e.befriend(bob, "13800000401")
+	e.waitFor("the missing label counted", func() bool { return e.kvInt("missing") == 1 })
+	if got := e.contactLabels(bob); len(got) != 0 {
+		t.Errorf("labels of %s = %v, want none", bob, got)
+	}
+	if _, ok := e.kvGet("labeled:" + bob); ok {
+		t.Errorf("%s marked labeled", bob)
+	}
+}
