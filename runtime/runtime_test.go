@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -66,8 +67,8 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	base := "http://" + ln.Addr().String()
 	sims, err := simulator.Start(simulator.Options{
 		CallbackBase: base + "/callback",
-		// Without the host's limiter in these tests, let the simulator
-		// accept sends back to back.
+		// The host's limiter paces sends; the simulator accepts them back
+		// to back so that tests do not depend on its interval.
 		Quntool: quntoolsim.Options{SendInterval: -1},
 	})
 	if err != nil {
@@ -419,5 +420,51 @@ on('message', async (ev) => {
 		if n != 1 {
 			t.Errorf("event %s done %d times, want once", id, n)
 		}
+	}
+}
+
+// TestWASMPluginRepliesThroughQuntool: the example Go WASM plugin, built
+// from source and dropped into plugins_dir as a folder plugin, answers the
+// demo conversation through the same bindings, limiter and outbox as JS.
+func TestWASMPluginRepliesThroughQuntool(t *testing.T) {
+	t.Parallel()
+	wasm := filepath.Join(t.TempDir(), "plugin.wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", wasm, "./examples/wasm-go")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the example WASM plugin: %v\n%s", err, out)
+	}
+	manifest, err := os.ReadFile("../examples/wasm-go/manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	module, err := os.ReadFile(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, harnessOptions{config: func(cfg *config.Config) {
+		writeFile(t, filepath.Join(cfg.PluginsDir, "echo", "manifest.json"), string(manifest))
+		writeFile(t, filepath.Join(cfg.PluginsDir, "echo", "plugin.wasm"), string(module))
+	}})
+	var kinds []plugin.Kind
+	for _, st := range h.rt.Plugins() {
+		kinds = append(kinds, st.Kind)
+	}
+	if len(kinds) != 1 || kinds[0] != plugin.WASM {
+		t.Fatalf("plugins loaded: %+v", h.rt.Plugins())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	if err := h.sims.PlayDemo(ctx, &out, simulator.DemoConversation, 15*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	var got []string
+	for _, s := range h.sims.Quntool.Sent() {
+		got = append(got, s.Content)
+	}
+	if strings.Join(got, "|") != "pong|echo: hello from the simulator" {
+		t.Fatalf("sent %q", got)
 	}
 }
