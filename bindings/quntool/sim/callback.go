@@ -1,18 +1,14 @@
 package sim
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/switchboard-dev/switchboard/bindings/internal/simkit"
 )
 
 // Callback is a callback the simulator produced, as Callbacks reports it.
@@ -61,19 +57,12 @@ func (s *Sim) queueCallback(hostname, userID, wxid, typ string, data any, sendMs
 	if sendMsgID != "" {
 		body.SendMsgID = &sendMsgID
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	d := &delivery{done: make(chan struct{})}
-	if err := enc.Encode(body); err != nil {
-		d.err = fmt.Errorf("encode %s callback: %w", typ, err)
-		close(d.done)
-		return d
+	b, err := simkit.EncodeJSON(body)
+	if err != nil {
+		return simkit.Failed[Callback](typ, fmt.Errorf("encode %s callback: %w", typ, err))
 	}
-	d.body = bytes.TrimRight(buf.Bytes(), "\n")
-	d.rec = &Callback{MsgID: body.MsgID, Type: typ, Account: wxid, Hostname: hostname, Body: d.body}
-	s.cb.enqueue(d)
-	return d
+	return s.cb.Enqueue(simkit.Item[Callback]{URL: s.opts.CallbackURL, Body: b, Label: typ,
+		Record: Callback{MsgID: body.MsgID, Type: typ, Account: wxid, Hostname: hostname, Body: b}})
 }
 
 // accountCallback queues a callback about account a.
@@ -103,7 +92,7 @@ func (s *Sim) PostCallback(ctx context.Context, typ, account string, data any) e
 	if d == nil {
 		return fmt.Errorf("post %s callback: %w: %q is neither an account nor a container", typ, ErrUnknownAccount, account)
 	}
-	if err := s.cb.wait(ctx, d); err != nil {
+	if err := s.cb.Wait(ctx, d); err != nil {
 		return fmt.Errorf("post %s callback: %w", typ, err)
 	}
 	return nil
@@ -136,7 +125,7 @@ func (s *Sim) Say(ctx context.Context, in Incoming) error {
 	if err != nil {
 		return fmt.Errorf("say: %w", err)
 	}
-	if err := s.cb.wait(ctx, d); err != nil {
+	if err := s.cb.Wait(ctx, d); err != nil {
 		return fmt.Errorf("say: %w", err)
 	}
 	return nil
@@ -210,249 +199,22 @@ func (s *Sim) incoming(in Incoming) (*delivery, error) {
 }
 
 // Callbacks lists the most recent callbacks (up to 1000), oldest first.
-func (s *Sim) Callbacks() []Callback { return s.cb.records() }
+func (s *Sim) Callbacks() []Callback { return s.cb.Records() }
 
 // CallbackStats counts the callbacks since New or Reset.
-func (s *Sim) CallbackStats() CallbackStats { return s.cb.stats() }
+func (s *Sim) CallbackStats() CallbackStats { return CallbackStats(s.cb.Stats()) }
 
 // Flush waits until every queued callback has been delivered or given up.
-func (s *Sim) Flush(ctx context.Context) error { return s.cb.flush(ctx) }
+func (s *Sim) Flush(ctx context.Context) error { return s.cb.Flush(ctx) }
 
 // delivery is one queued callback.
-type delivery struct {
-	body []byte
-	rec  *Callback
-	done chan struct{}
-	err  error // set before done is closed
-}
+type delivery = simkit.Delivery[Callback]
 
-// poster posts callbacks one at a time, in order, from one goroutine.
-type poster struct {
-	url     string
-	client  *http.Client
-	timeout time.Duration
-	retries int
-	backoff time.Duration
-	log     hclog.Logger
-
-	ctx    context.Context // canceled by close
-	cancel context.CancelFunc
-
-	mu        sync.Mutex
-	queue     []*delivery
-	pending   int           // queued or being posted
-	idle      chan struct{} // closed while pending == 0
-	wake      chan struct{}
-	closed    bool
-	record    []*Callback
-	delivered int
-	failed    int
-}
-
-func newPoster(opts Options, log hclog.Logger) *poster {
-	client := opts.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: opts.CallbackTimeout}
-	}
-	p := &poster{url: opts.CallbackURL, client: client, timeout: opts.CallbackTimeout,
-		retries: opts.CallbackRetries, backoff: opts.CallbackBackoff, log: log.Named("callbacks"),
-		idle: make(chan struct{}), wake: make(chan struct{}, 1)}
-	close(p.idle)
-	p.ctx, p.cancel = context.WithCancel(context.Background())
-	go p.run()
-	return p
-}
-
-func (p *poster) enqueue(d *delivery) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.record = append(p.record, d.rec)
-	if len(p.record) > callbackRecordLimit {
-		p.record = append(p.record[:0:0], p.record[len(p.record)-callbackRecordLimit:]...)
-	}
-	switch {
-	case p.closed:
-		d.err = ErrClosed
-		d.rec.Err = ErrClosed.Error()
-		close(d.done)
-		return
-	case p.url == "":
-		close(d.done)
-		return
-	}
-	p.queue = append(p.queue, d)
-	if p.pending == 0 {
-		p.idle = make(chan struct{})
-	}
-	p.pending++
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (p *poster) run() {
-	for {
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			return
-		}
-		if len(p.queue) == 0 {
-			p.mu.Unlock()
-			select {
-			case <-p.wake:
-			case <-p.ctx.Done():
-			}
-			continue
-		}
-		d := p.queue[0]
-		p.queue[0] = nil
-		p.queue = p.queue[1:]
-		p.mu.Unlock()
-
-		attempts, err := p.deliver(d)
-
-		p.mu.Lock()
-		d.rec.Attempts = attempts
-		if err != nil {
-			d.err = err
-			d.rec.Err = err.Error()
-			p.failed++
-			p.log.Error("callback not delivered", "type", d.rec.Type, "msg_id", d.rec.MsgID, "attempts", attempts, "error", err)
-		} else {
-			d.rec.Delivered = true
-			p.delivered++
-			p.log.Debug("callback delivered", "type", d.rec.Type, "msg_id", d.rec.MsgID)
-		}
-		close(d.done)
-		p.settle()
-		p.mu.Unlock()
-	}
-}
-
-// settle counts one delivery off. p.mu must be held.
-func (p *poster) settle() {
-	p.pending--
-	if p.pending == 0 {
-		close(p.idle)
-	}
-}
-
-// deliver posts d, retrying transport errors, 5xx, 408 and 429 with
-// doubling pauses. Other 4xx answers are final: the receiver refused the
-// body and would refuse it again.
-func (p *poster) deliver(d *delivery) (int, error) {
-	pause := p.backoff
-	for attempt := 1; ; attempt++ {
-		retry, err := p.post(d.body)
-		if err == nil {
-			return attempt, nil
-		}
-		if !retry || attempt > p.retries {
-			return attempt, fmt.Errorf("%w: %s to %s (attempt %d): %w", ErrCallback, d.rec.Type, p.url, attempt, err)
-		}
-		p.log.Warn("callback failed, retrying", "type", d.rec.Type, "attempt", attempt, "in", pause, "error", err)
-		t := time.NewTimer(pause)
-		select {
-		case <-t.C:
-		case <-p.ctx.Done():
-			t.Stop()
-			return attempt, fmt.Errorf("%w: %s: %w", ErrCallback, d.rec.Type, ErrClosed)
-		}
-		pause *= 2
-	}
-}
-
-func (p *poster) post(body []byte) (retry bool, err error) {
-	ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
-	if err != nil {
-		return false, fmt.Errorf("build request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return true, err
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	switch code := resp.StatusCode; {
-	case code >= 200 && code < 300:
-		return false, nil
-	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
-		return true, fmt.Errorf("answered HTTP %d: %s", code, strings.TrimSpace(string(answer)))
-	default:
-		return false, fmt.Errorf("answered HTTP %d: %s", code, strings.TrimSpace(string(answer)))
-	}
-}
-
-// wait waits for the deliveries, answering their errors joined.
-func (p *poster) wait(ctx context.Context, ds ...*delivery) error {
-	var errs []error
-	for _, d := range ds {
-		select {
-		case <-d.done:
-			if d.err != nil {
-				errs = append(errs, d.err)
-			}
-		case <-ctx.Done():
-			return fmt.Errorf("wait for the %s callback: %w", d.rec.Type, ctx.Err())
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (p *poster) flush(ctx context.Context) error {
-	p.mu.Lock()
-	idle := p.idle
-	n := p.pending
-	p.mu.Unlock()
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("flush callbacks (%d pending): %w", n, ctx.Err())
-	}
-}
-
-func (p *poster) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return
-	}
-	p.closed = true
-	p.cancel()
-	for _, d := range p.queue {
-		d.err = ErrClosed
-		d.rec.Err = ErrClosed.Error()
-		close(d.done)
-		p.settle()
-	}
-	p.queue = nil
-}
-
-func (p *poster) records() []Callback {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]Callback, len(p.record))
-	for i, r := range p.record {
-		out[i] = *r
-	}
-	return out
-}
-
-func (p *poster) stats() CallbackStats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return CallbackStats{Queued: p.pending, Delivered: p.delivered, Failed: p.failed}
-}
-
-func (p *poster) resetRecord() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.record = nil
-	p.delivered, p.failed = 0, 0
+// newPoster starts the callback poster configured by opts.
+func newPoster(opts Options, log hclog.Logger) *simkit.Poster[Callback] {
+	return simkit.NewPoster(simkit.Config{Client: opts.HTTPClient, Timeout: opts.CallbackTimeout,
+		Retries: opts.CallbackRetries, Backoff: opts.CallbackBackoff, Log: log.Named("callbacks")},
+		func(c *Callback, st simkit.Status) {
+			c.Attempts, c.Delivered, c.Err = st.Attempts, st.Delivered, st.Err
+		})
 }

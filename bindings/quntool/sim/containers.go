@@ -409,7 +409,7 @@ func (s *Sim) ScanQR(ctx context.Context, hostname string, scan Scan) (Login, er
 		}
 	}
 	s.mu.Unlock()
-	if werr := s.cb.wait(ctx, ds...); werr != nil && err == nil {
+	if werr := s.cb.Wait(ctx, ds...); werr != nil && err == nil {
 		err = fmt.Errorf("scan qr code of %s: %w", hostname, werr)
 	}
 	return login, err

@@ -126,7 +126,7 @@ func (s *Sim) QuitRoom(ctx context.Context, roomID, user string) error {
 		s.st.rooms.drop(rm.id)
 	}
 	s.mu.Unlock()
-	if err := s.cb.wait(ctx, ds...); err != nil {
+	if err := s.cb.Wait(ctx, ds...); err != nil {
 		return fmt.Errorf("quit room %s: %w", roomID, err)
 	}
 	return nil
@@ -163,7 +163,7 @@ func (s *Sim) DisbandRoom(ctx context.Context, roomID string) error {
 		}, ""))
 	}
 	s.mu.Unlock()
-	if err := s.cb.wait(ctx, ds...); err != nil {
+	if err := s.cb.Wait(ctx, ds...); err != nil {
 		return fmt.Errorf("disband room %s: %w", roomID, err)
 	}
 	return nil

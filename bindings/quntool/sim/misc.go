@@ -230,7 +230,7 @@ func (s *Sim) PostBatchConfirm(ctx context.Context, account, title string) error
 		"title":    title,
 	}, "")
 	s.mu.Unlock()
-	if err := s.cb.wait(ctx, d); err != nil {
+	if err := s.cb.Wait(ctx, d); err != nil {
 		return fmt.Errorf("post batch confirmation: %w", err)
 	}
 	return nil

@@ -38,6 +38,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/switchboard-dev/switchboard/bindings/internal/simkit"
 )
 
 // Defaults for Options.
@@ -56,8 +58,6 @@ const (
 	// WeChatCorpID is the corp_id WeCom reports for WeChat users (ids
 	// starting with 788): WeChat's own.
 	WeChatCorpID = "1970325134026788"
-	// callbackRecordLimit bounds the callbacks kept for Callbacks.
-	callbackRecordLimit = 1000
 )
 
 // Envelope codes the simulator answers besides 0. The vendor documents only
@@ -128,11 +128,11 @@ var (
 	ErrState            = errors.New("not possible in the current state")
 	ErrQRExpired        = errors.New("login qr code expired")
 	// ErrCallback: a callback could not be delivered after every retry.
-	ErrCallback = errors.New("callback delivery failed")
+	ErrCallback = simkit.ErrCallback
 	// ErrExpectTimeout: a Play expectation saw no matching send in time.
 	ErrExpectTimeout = errors.New("expected send did not arrive")
 	// ErrClosed: the Sim was closed; it posts no more callbacks.
-	ErrClosed = errors.New("simulator closed")
+	ErrClosed = simkit.ErrClosed
 )
 
 // Options configures a Sim. The zero value is usable: no apikey, no
@@ -258,7 +258,7 @@ type Sim struct {
 	log     hclog.Logger
 	clock   func() time.Time
 	handler http.Handler
-	cb      *poster
+	cb      *simkit.Poster[Callback]
 
 	mu sync.Mutex
 	st *state
@@ -303,7 +303,7 @@ func New(opts Options) *Sim {
 
 // Close stops the callback sender: callbacks still queued are dropped and
 // their waiters get ErrClosed. The API keeps answering. Close is idempotent.
-func (s *Sim) Close() { s.cb.close() }
+func (s *Sim) Close() { s.cb.Close() }
 
 // Reset forgets every account, container, contact, room, label, file, send,
 // violation and recorded callback, and restores the defaults New made (the
@@ -314,7 +314,7 @@ func (s *Sim) Reset() {
 	defer s.mu.Unlock()
 	s.st = newState()
 	s.signalSent()
-	s.cb.resetRecord()
+	s.cb.ResetRecord()
 }
 
 // now is the simulator's time.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -157,7 +158,7 @@ func (s *Sim) serve(table map[string]endpoint, path string, f fields) (any, erro
 	if !known {
 		s.st.unhandled = append(s.st.unhandled, Request{Path: path, GUID: guid, Body: f.plain(), At: now})
 		if n := len(s.st.unhandled); n > unhandledRecordLimit {
-			s.st.unhandled = slicesTail(s.st.unhandled, unhandledRecordLimit)
+			s.st.unhandled = slices.Clone(s.st.unhandled[n-unhandledRecordLimit:])
 		}
 		if inst != nil {
 			if err := s.count(inst, now); err != nil {

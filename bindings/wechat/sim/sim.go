@@ -45,6 +45,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/switchboard-dev/switchboard/bindings/internal/simkit"
 )
 
 // Defaults for Options.
@@ -58,8 +60,6 @@ const (
 	// DefaultVersion is the version of a new instance; /client/update_client
 	// raises it.
 	DefaultVersion = "8.0.49"
-	// callbackRecordLimit bounds the callbacks kept for Callbacks.
-	callbackRecordLimit = 1000
 	// unhandledRecordLimit bounds the requests kept for Unhandled.
 	unhandledRecordLimit = 1000
 )
@@ -167,11 +167,11 @@ var (
 	ErrExists          = errors.New("already exists")
 	ErrState           = errors.New("not possible in the current state")
 	// ErrCallback: a callback could not be delivered after every retry.
-	ErrCallback = errors.New("callback delivery failed")
+	ErrCallback = simkit.ErrCallback
 	// ErrExpectTimeout: a Play expectation saw no matching send in time.
 	ErrExpectTimeout = errors.New("expected send did not arrive")
 	// ErrClosed: the Sim was closed; it posts no more callbacks.
-	ErrClosed = errors.New("simulator closed")
+	ErrClosed = simkit.ErrClosed
 )
 
 // Options configures a Sim. The zero value is usable: no callbacks until an
@@ -217,7 +217,7 @@ type Sim struct {
 	log     hclog.Logger
 	clock   func() time.Time
 	handler http.Handler
-	cb      *poster
+	cb      *simkit.Poster[Callback]
 
 	mu sync.Mutex
 	st *state
@@ -265,7 +265,7 @@ func New(opts Options) *Sim {
 
 // Close stops the callback sender: callbacks still queued are dropped and
 // their waiters get ErrClosed. The API keeps answering. Close is idempotent.
-func (s *Sim) Close() { s.cb.close() }
+func (s *Sim) Close() { s.cb.Close() }
 
 // Reset forgets every instance, person, send, unhandled request and
 // recorded callback. Callbacks already queued are still posted.
@@ -274,7 +274,7 @@ func (s *Sim) Reset() {
 	defer s.mu.Unlock()
 	s.st = newState()
 	s.signalSent()
-	s.cb.resetRecord()
+	s.cb.ResetRecord()
 }
 
 // Handler serves the API at the root. It is safe for concurrent use.

@@ -1,18 +1,14 @@
 package sim
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/switchboard-dev/switchboard/bindings/internal/simkit"
 )
 
 // Callback is a callback the simulator produced, as Callbacks reports it.
@@ -52,19 +48,13 @@ func (s *Sim) queue(in *instance, notifyType int, data any) *delivery {
 	if url == "" {
 		url = s.opts.CallbackURL
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	d := &delivery{done: make(chan struct{}),
-		rec: &Callback{GUID: in.guid, NotifyType: notifyType, URL: url}}
-	if err := enc.Encode(callbackBody{GUID: in.guid, NotifyType: notifyType, Data: data}); err != nil {
-		d.err = fmt.Errorf("encode %d callback: %w", notifyType, err)
-		close(d.done)
-		return d
+	label := fmt.Sprintf("notify type %d", notifyType)
+	body, err := simkit.EncodeJSON(callbackBody{GUID: in.guid, NotifyType: notifyType, Data: data})
+	if err != nil {
+		return simkit.Failed[Callback](label, fmt.Errorf("encode %d callback: %w", notifyType, err))
 	}
-	d.rec.Body = bytes.TrimRight(buf.Bytes(), "\n")
-	s.cb.enqueue(d)
-	return d
+	return s.cb.Enqueue(simkit.Item[Callback]{URL: url, Body: body, Label: label,
+		Record: Callback{GUID: in.guid, NotifyType: notifyType, URL: url, Body: body}})
 }
 
 // PostCallback posts a callback of notifyType for instance guid with data
@@ -85,7 +75,7 @@ func (s *Sim) PostCallback(ctx context.Context, guid string, notifyType int, dat
 	if d == nil {
 		return fmt.Errorf("post %d callback: %w: %q", notifyType, ErrUnknownInstance, guid)
 	}
-	if err := s.cb.wait(ctx, d); err != nil {
+	if err := s.cb.Wait(ctx, d); err != nil {
 		return fmt.Errorf("post %d callback: %w", notifyType, err)
 	}
 	return nil
@@ -123,7 +113,7 @@ func (s *Sim) Say(ctx context.Context, m Incoming) error {
 	if err != nil {
 		return fmt.Errorf("say: %w", err)
 	}
-	if err := s.cb.wait(ctx, d); err != nil {
+	if err := s.cb.Wait(ctx, d); err != nil {
 		return fmt.Errorf("say: %w", err)
 	}
 	return nil
@@ -206,236 +196,22 @@ func (s *Sim) message(in *instance, sender, senderName, receiver, room, text str
 }
 
 // Callbacks lists the most recent callbacks (up to 1000), oldest first.
-func (s *Sim) Callbacks() []Callback { return s.cb.records() }
+func (s *Sim) Callbacks() []Callback { return s.cb.Records() }
 
 // CallbackStats counts the callbacks since New or Reset.
-func (s *Sim) CallbackStats() CallbackStats { return s.cb.stats() }
+func (s *Sim) CallbackStats() CallbackStats { return CallbackStats(s.cb.Stats()) }
 
 // Flush waits until every queued callback has been delivered or given up.
-func (s *Sim) Flush(ctx context.Context) error { return s.cb.flush(ctx) }
+func (s *Sim) Flush(ctx context.Context) error { return s.cb.Flush(ctx) }
 
 // delivery is one queued callback.
-type delivery struct {
-	rec  *Callback
-	done chan struct{}
-	err  error // set before done is closed
-}
+type delivery = simkit.Delivery[Callback]
 
-// poster posts callbacks one at a time, in order, from one goroutine.
-type poster struct {
-	client  *http.Client
-	timeout time.Duration
-	retries int
-	backoff time.Duration
-	log     hclog.Logger
-	ctx     context.Context // canceled by close
-	cancel  context.CancelFunc
-
-	mu        sync.Mutex
-	pending   []*delivery   // queued, the first one being posted
-	idle      chan struct{} // closed while nothing is pending
-	wake      chan struct{}
-	closed    bool
-	record    []*Callback
-	delivered int
-	failed    int
-}
-
-func newPoster(opts Options, log hclog.Logger) *poster {
-	client := opts.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: opts.CallbackTimeout}
-	}
-	p := &poster{client: client, timeout: opts.CallbackTimeout, retries: opts.CallbackRetries,
-		backoff: opts.CallbackBackoff, log: log.Named("callbacks"),
-		idle: make(chan struct{}), wake: make(chan struct{}, 1)}
-	close(p.idle)
-	p.ctx, p.cancel = context.WithCancel(context.Background())
-	go p.run()
-	return p
-}
-
-// enqueue records d and queues it; without a URL, or after close, d is
-// settled at once.
-func (p *poster) enqueue(d *delivery) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.record = append(p.record, d.rec)
-	if n := len(p.record); n > callbackRecordLimit {
-		p.record = slicesClone(p.record[n-callbackRecordLimit:])
-	}
-	if p.closed || d.rec.URL == "" {
-		if p.closed {
-			d.err, d.rec.Err = ErrClosed, ErrClosed.Error()
-		}
-		close(d.done)
-		return
-	}
-	if len(p.pending) == 0 {
-		p.idle = make(chan struct{})
-	}
-	p.pending = append(p.pending, d)
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-}
-
-func slicesClone(cs []*Callback) []*Callback { return append([]*Callback(nil), cs...) }
-
-func (p *poster) run() {
-	for {
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			return
-		}
-		if len(p.pending) == 0 {
-			p.mu.Unlock()
-			select {
-			case <-p.wake:
-			case <-p.ctx.Done():
-			}
-			continue
-		}
-		d := p.pending[0]
-		p.mu.Unlock()
-
-		attempts, err := p.deliver(d)
-
-		p.mu.Lock()
-		if len(p.pending) == 0 || p.pending[0] != d { // close settled it meanwhile
-			p.mu.Unlock()
-			continue
-		}
-		p.pending = p.pending[1:]
-		d.rec.Attempts = attempts
-		if err != nil {
-			d.err, d.rec.Err = err, err.Error()
-			p.failed++
-			p.log.Error("callback not delivered", "guid", d.rec.GUID, "notify_type", d.rec.NotifyType, "attempts", attempts, "error", err)
-		} else {
-			d.rec.Delivered = true
-			p.delivered++
-		}
-		close(d.done)
-		if len(p.pending) == 0 {
-			close(p.idle)
-		}
-		p.mu.Unlock()
-	}
-}
-
-// deliver posts d, retrying transport errors, 5xx, 408 and 429 with
-// doubling pauses. Other 4xx answers are final.
-func (p *poster) deliver(d *delivery) (int, error) {
-	pause := p.backoff
-	for attempt := 1; ; attempt++ {
-		retry, err := p.post(d.rec.URL, d.rec.Body)
-		if err == nil {
-			return attempt, nil
-		}
-		if !retry || attempt > p.retries {
-			return attempt, fmt.Errorf("%w: %d to %s (attempt %d): %w", ErrCallback, d.rec.NotifyType, d.rec.URL, attempt, err)
-		}
-		t := time.NewTimer(pause)
-		select {
-		case <-t.C:
-		case <-p.ctx.Done():
-			t.Stop()
-			return attempt, fmt.Errorf("%w: %d: %w", ErrCallback, d.rec.NotifyType, ErrClosed)
-		}
-		pause *= 2
-	}
-}
-
-func (p *poster) post(url string, body []byte) (retry bool, err error) {
-	ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return false, fmt.Errorf("build request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return true, err
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	code := resp.StatusCode
-	if code >= 200 && code < 300 {
-		return false, nil
-	}
-	retry = code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
-	return retry, fmt.Errorf("answered HTTP %d: %s", code, strings.TrimSpace(string(answer)))
-}
-
-// wait waits for the deliveries, answering their errors joined.
-func (p *poster) wait(ctx context.Context, ds ...*delivery) error {
-	var errs []error
-	for _, d := range ds {
-		select {
-		case <-d.done:
-			if d.err != nil {
-				errs = append(errs, d.err)
-			}
-		case <-ctx.Done():
-			return fmt.Errorf("wait for the %d callback: %w", d.rec.NotifyType, ctx.Err())
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (p *poster) flush(ctx context.Context) error {
-	p.mu.Lock()
-	idle, n := p.idle, len(p.pending)
-	p.mu.Unlock()
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("flush callbacks (%d pending): %w", n, ctx.Err())
-	}
-}
-
-func (p *poster) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return
-	}
-	p.closed = true
-	p.cancel()
-	for _, d := range p.pending {
-		d.err, d.rec.Err = ErrClosed, ErrClosed.Error()
-		close(d.done)
-	}
-	if len(p.pending) > 0 {
-		close(p.idle)
-	}
-	p.pending = nil
-}
-
-func (p *poster) records() []Callback {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]Callback, len(p.record))
-	for i, r := range p.record {
-		out[i] = *r
-	}
-	return out
-}
-
-func (p *poster) stats() CallbackStats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return CallbackStats{Queued: len(p.pending), Delivered: p.delivered, Failed: p.failed}
-}
-
-func (p *poster) resetRecord() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.record = nil
-	p.delivered, p.failed = 0, 0
+// newPoster starts the callback poster configured by opts.
+func newPoster(opts Options, log hclog.Logger) *simkit.Poster[Callback] {
+	return simkit.NewPoster(simkit.Config{Client: opts.HTTPClient, Timeout: opts.CallbackTimeout,
+		Retries: opts.CallbackRetries, Backoff: opts.CallbackBackoff, Log: log.Named("callbacks")},
+		func(c *Callback, st simkit.Status) {
+			c.Attempts, c.Delivered, c.Err = st.Attempts, st.Delivered, st.Err
+		})
 }

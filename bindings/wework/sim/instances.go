@@ -337,7 +337,7 @@ func (s *Sim) ScanQR(ctx context.Context, guid string, scan Scan) (Login, error)
 		}
 	}
 	s.mu.Unlock()
-	if werr := s.cb.wait(ctx, ds...); werr != nil && err == nil {
+	if werr := s.cb.Wait(ctx, ds...); werr != nil && err == nil {
 		err = fmt.Errorf("scan qr code of %s: %w", guid, werr)
 	}
 	return out, err
@@ -425,7 +425,7 @@ func (s *Sim) Logout(ctx context.Context, guid string) error {
 	in.user, in.status = nil, StatusRunning
 	d := s.queue(in, NotifyLogout, map[string]any{"error_code": -1, "error_message": "用户主动退出登录"})
 	s.mu.Unlock()
-	if err := s.cb.wait(ctx, d); err != nil {
+	if err := s.cb.Wait(ctx, d); err != nil {
 		return fmt.Errorf("logout of %s: %w", guid, err)
 	}
 	return nil

@@ -40,6 +40,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/switchboard-dev/switchboard/bindings/internal/simkit"
 )
 
 // Defaults for Options.
@@ -56,8 +58,6 @@ const (
 	// MaxVerifyAttempts is how many wrong verification codes a login
 	// survives: the last one fails it (QR status 3).
 	MaxVerifyAttempts = 3
-	// callbackRecordLimit bounds the callbacks kept for Callbacks.
-	callbackRecordLimit = 1000
 )
 
 // Envelope error codes. The vendor documents -2003 and -4017; the
@@ -133,11 +133,11 @@ var (
 	ErrState           = errors.New("not possible in the current state")
 	ErrQRExpired       = errors.New("login qr code expired")
 	// ErrCallback: a callback could not be delivered after every retry.
-	ErrCallback = errors.New("callback delivery failed")
+	ErrCallback = simkit.ErrCallback
 	// ErrExpectTimeout: a Play expectation saw no matching send in time.
 	ErrExpectTimeout = errors.New("expected send did not arrive")
 	// ErrClosed: the Sim was closed; it posts no more callbacks.
-	ErrClosed = errors.New("simulator closed")
+	ErrClosed = simkit.ErrClosed
 )
 
 // Options configures a Sim. The zero value is usable: no callbacks until
@@ -267,7 +267,7 @@ type Sim struct {
 	log     hclog.Logger
 	clock   func() time.Time
 	handler http.Handler
-	cb      *poster
+	cb      *simkit.Poster[Callback]
 
 	mu sync.Mutex
 	st *state
@@ -318,7 +318,7 @@ func New(opts Options) *Sim {
 
 // Close stops the callback sender: callbacks still queued are dropped and
 // their waiters get ErrClosed. The API keeps answering. Close is idempotent.
-func (s *Sim) Close() { s.cb.close() }
+func (s *Sim) Close() { s.cb.Close() }
 
 // Reset forgets every instance, send and recorded callback. Callbacks
 // already queued are still posted.
@@ -327,7 +327,7 @@ func (s *Sim) Reset() {
 	defer s.mu.Unlock()
 	s.st = newState()
 	s.signalSent()
-	s.cb.resetRecord()
+	s.cb.ResetRecord()
 }
 
 // now is the simulator's time.
