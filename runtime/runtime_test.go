@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/switchboard-dev/switchboard/bindings/quntool"
+	msgserversim "github.com/switchboard-dev/switchboard/bindings/msgserver/sim"
 	quntoolsim "github.com/switchboard-dev/switchboard/bindings/quntool/sim"
 	"github.com/switchboard-dev/switchboard/bindings/simulator"
 	"github.com/switchboard-dev/switchboard/kv"
@@ -42,6 +43,8 @@ type harnessOptions struct {
 	plugins map[string]string // file name -> source, written before start
 	watch   bool
 	config  func(*config.Config)
+	// withSims runs once the simulators are up, before the runtime starts.
+	withSims func(*simulator.Cluster, *config.Config)
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -78,6 +81,9 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	sims.Configure(cfg)
 	if err := sims.SeedDemo(); err != nil {
 		t.Fatal(err)
+	}
+	if o.withSims != nil {
+		o.withSims(sims, cfg)
 	}
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{t}})
 	rt, err := New(Options{Config: cfg, Logger: log, Listener: ln, NoWatch: !o.watch})
@@ -466,5 +472,76 @@ func TestWASMPluginRepliesThroughQuntool(t *testing.T) {
 	}
 	if strings.Join(got, "|") != "pong|echo: hello from the simulator" {
 		t.Fatalf("sent %q", got)
+	}
+}
+
+// TestQuntoolSendsOverMQTT: with vendors.quntool.transport mqtt, replies
+// are published to the vendor's broker (the simulator's) and answered
+// there, not posted over HTTP.
+func TestQuntoolSendsOverMQTT(t *testing.T) {
+	t.Parallel()
+	echo, err := os.ReadFile("../scripts/echo.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, harnessOptions{plugins: map[string]string{"echo.js": string(echo)},
+		withSims: func(c *simulator.Cluster, cfg *config.Config) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); _ = c.Quntool.ServeMQTT(ctx, ln) }()
+			t.Cleanup(func() { cancel(); <-done })
+			cfg.Vendors.Quntool.Transport = "mqtt"
+			cfg.Vendors.Quntool.MQTTURL = "tcp://" + ln.Addr().String()
+			// HTTP sends would fail: only MQTT can carry them.
+			cfg.Vendors.Quntool.BaseURL = "http://127.0.0.1:1/gnapi/open"
+		}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	if err := h.sims.PlayDemo(ctx, &out, simulator.DemoConversation, 10*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if got := len(h.sims.Quntool.Sent()); got != 2 {
+		t.Fatalf("sent %d over MQTT, want 2", got)
+	}
+}
+
+// TestMsgserverArchiveIsPolledIntoEvents: with vendors.msgserver.poll
+// targets, archived messages become message events once each, and new
+// ones keep arriving.
+func TestMsgserverArchiveIsPolledIntoEvents(t *testing.T) {
+	t.Parallel()
+	const corp, staff = "ww-corp-1", "zhangsan"
+	plugin := `on('message', (ev) => { if (ev.vendor === 'msgserver') kv.incr('seen:' + ev.message.text); });`
+	h := newHarness(t, harnessOptions{plugins: map[string]string{"archive.js": plugin},
+		withSims: func(c *simulator.Cluster, cfg *config.Config) {
+			if err := c.Msgserver.AddStaff(corp, staff); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Msgserver.Seed(corp, staff,
+				msgserversim.Message{MsgID: "m1", From: "wmcustomer1", Text: "first"},
+				msgserversim.Message{MsgID: "m2", From: staff, ToList: []string{"wmcustomer1"}, Text: "second"}); err != nil {
+				t.Fatal(err)
+			}
+			cfg.Vendors.Msgserver.Poll.IntervalMS = 50
+			cfg.Vendors.Msgserver.Poll.Targets = []config.PollTarget{{CorpID: corp, Staff: []string{staff}}}
+		}})
+	waitFor(t, "the seeded archive", 15*time.Second, func() bool {
+		c := h.counts("archive", "seen:")
+		return c["first"] == 1 && c["second"] == 1
+	})
+	if _, err := h.sims.Msgserver.AddMessage(corp, staff, msgserversim.Message{MsgID: "m3", From: "wmcustomer1", Text: "third"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a message added later", 15*time.Second, func() bool { return h.counts("archive", "seen:")["third"] == 1 })
+	time.Sleep(300 * time.Millisecond) // a few more poll rounds
+	for text, n := range h.counts("archive", "seen:") {
+		if n != 1 {
+			t.Errorf("%q handled %d times", text, n)
+		}
 	}
 }
