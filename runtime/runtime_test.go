@@ -18,8 +18,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/switchboard-dev/switchboard/bindings/quntool"
 	msgserversim "github.com/switchboard-dev/switchboard/bindings/msgserver/sim"
+	"github.com/switchboard-dev/switchboard/bindings/quntool"
 	quntoolsim "github.com/switchboard-dev/switchboard/bindings/quntool/sim"
 	"github.com/switchboard-dev/switchboard/bindings/simulator"
 	"github.com/switchboard-dev/switchboard/kv"
