@@ -21,6 +21,7 @@ import (
 	msgserversim "github.com/switchboard-dev/switchboard/bindings/msgserver/sim"
 	"github.com/switchboard-dev/switchboard/bindings/quntool"
 	quntoolsim "github.com/switchboard-dev/switchboard/bindings/quntool/sim"
+	weworksim "github.com/switchboard-dev/switchboard/bindings/wework/sim"
 	"github.com/switchboard-dev/switchboard/bindings/simulator"
 	"github.com/switchboard-dev/switchboard/kv"
 	"github.com/switchboard-dev/switchboard/runtime/config"
@@ -543,5 +544,35 @@ func TestMsgserverArchiveIsPolledIntoEvents(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%q handled %d times", text, n)
 		}
+	}
+}
+
+// TestEchoRepliesThroughWework: the same echo plugin answers a wework
+// message through wework's send_text, in the instance's conversation; its
+// own send, echoed back by the vendor with send_flag, is not answered.
+func TestEchoRepliesThroughWework(t *testing.T) {
+	t.Parallel()
+	echo, err := os.ReadFile("../scripts/echo.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const guid, contact = "inst-1", "7881300000000042"
+	h := newHarness(t, harnessOptions{plugins: map[string]string{"echo.js": string(echo)},
+		withSims: func(c *simulator.Cluster, cfg *config.Config) {
+			if _, err := c.Wework.Seed(weworksim.Instance{GUID: guid, User: &weworksim.User{UserID: "1688850000009999"},
+				Contacts: []weworksim.Contact{{UserID: contact, Name: "Bob"}}}); err != nil {
+				t.Fatal(err)
+			}
+		}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := h.sims.Wework.Say(ctx, weworksim.Incoming{GUID: guid, From: contact, Text: "ping"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the wework reply", 15*time.Second, func() bool { return len(h.sims.Wework.Sent()) >= 1 })
+	time.Sleep(300 * time.Millisecond) // the self-sent echo callback must not be answered
+	sent := h.sims.Wework.Sent()
+	if len(sent) != 1 || sent[0].Content != "pong" || sent[0].GUID != guid || sent[0].ConversationID != "S:"+contact || sent[0].Kind != "text" {
+		t.Fatalf("sent %+v, want one pong to S:%s from %s", sent, contact, guid)
 	}
 }
