@@ -18,6 +18,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	msgserversim "github.com/switchboard-dev/switchboard/bindings/msgserver/sim"
 	"github.com/switchboard-dev/switchboard/bindings/quntool"
 	quntoolsim "github.com/switchboard-dev/switchboard/bindings/quntool/sim"
 	"github.com/switchboard-dev/switchboard/bindings/simulator"
@@ -602,5 +603,72 @@ func TestLabelContactsMissingLabel(t *testing.T) {
 	}
 	if _, ok := e.kvGet("labeled:" + bob); ok {
 		t.Errorf("%s marked labeled", bob)
+	}
+}
+
+func TestArchiveAlert(t *testing.T) {
+	t.Parallel()
+	const (
+		corp       = "ww00000000000000a1"
+		staffID    = "zhangsan"
+		supervisor = "1688850000000009" // a colleague of the demo account
+	)
+	e := start(t, "archive-alert", &plugin.Settings{Config: map[string]any{
+		"corp_id": corp, "staff": map[string]any{simulator.DemoAccount: staffID}, "supervisor": supervisor,
+		"keywords": []any{"refund", "投诉"},
+	}})
+	e.requireRunning()
+	alice := simulator.DemoContact
+	var ext struct {
+		ExternalUserID string `json:"ExternalUserId"`
+	}
+	raw := e.quntoolAPI(http.MethodPost, "/contact/externalUserId", map[string]any{"wxId": simulator.DemoAccount, "ContactUserId": alice})
+	if err := json.Unmarshal(raw, &ext); err != nil || ext.ExternalUserID == "" {
+		t.Fatalf("external id of %s: %s (%v)", alice, raw, err)
+	}
+	day := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	_, err := e.sims.Msgserver.Seed(corp, staffID,
+		msgserversim.Message{MsgID: "m1", From: ext.ExternalUserID, Text: "I want a refund for order 42", Time: day},
+		msgserversim.Message{MsgID: "m2", From: staffID, ToList: []string{ext.ExternalUserID}, Text: "sure, we look into it", Time: day.Add(time.Minute)},
+		msgserversim.Message{MsgID: "m3", From: ext.ExternalUserID, Text: "我要投诉", Time: day.Add(2 * time.Minute)},
+		msgserversim.Message{MsgID: "m4", From: "wmSomeoneElse000000000000000000", Text: "refund please", Time: day},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := e.sims.Quntool.AddContact(simulator.DemoAccount, quntoolsim.Contact{UserID: supervisor, Name: "Boss", Inner: true}); err != nil {
+		t.Fatal(err)
+	}
+
+	e.say(alice, "", "hello again")
+	sent := e.waitSent(1)
+	a := sent[0]
+	if a.Kind != "text" || a.ConversationID != privateConv(supervisor) {
+		t.Fatalf("alert = %+v, want a text to %s", a, privateConv(supervisor))
+	}
+	for _, want := range []string{"Alice (" + alice + ")", "2026-03-02 09:30 Alice: I want a refund for order 42", "2026-03-02 09:32 Alice: 我要投诉"} {
+		if !strings.Contains(a.Content, want) {
+			t.Errorf("alert %q lacks %q", a.Content, want)
+		}
+	}
+	if strings.Contains(a.Content, "refund please") || strings.Contains(a.Content, "look into it") {
+		t.Errorf("alert %q reports messages of another customer or without a keyword", a.Content)
+	}
+	e.waitFor("the alert counted", func() bool { return e.kvInt("alerts") == 1 })
+	for _, id := range []string{"m1", "m3"} {
+		if _, ok := e.kvGet("alerted:" + id); !ok {
+			t.Errorf("archive message %s not marked alerted", id)
+		}
+	}
+
+	// Alice's archive is searched once per keyword, then not again until
+	// check_every_seconds have passed.
+	if searches := e.sims.Msgserver.Requests("/api/v1/chat-msg/search"); searches != 2 {
+		t.Errorf("%d searches, want one per keyword", searches)
+	}
+	items := e.kvItems("checked:")
+	if len(items) != 1 || items[0].Key != "checked:"+alice || items[0].ExpiresAt == 0 {
+		t.Errorf("checked keys %+v, want one expiring key for %s", items, alice)
 	}
 }
