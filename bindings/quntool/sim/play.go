@@ -2,15 +2,16 @@ package sim
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/bindings/internal/simkit"
 )
 
 // DefaultExpectTimeout is how long an Expect step waits when its Timeout
 // is zero.
-const DefaultExpectTimeout = 5 * time.Second
+const DefaultExpectTimeout = simkit.DefaultExpectTimeout
 
 // Step is one step of a scripted conversation. After Wait, it does exactly
 // one of: Say, Post, Expect; a step with only Wait is a pause.
@@ -103,84 +104,22 @@ func (e *ExpectError) Is(target error) bool { return target == ErrExpectTimeout 
 // cannot be delivered, an *ExpectError, or the end of ctx. The script is
 // checked before anything is played.
 func (s *Sim) Play(ctx context.Context, script []Step) error {
+	steps := make([]simkit.Step[Sent], len(script))
 	for i, st := range script {
-		n := 0
-		for _, set := range []bool{st.Say != nil, st.Post != nil, st.Expect != nil} {
-			if set {
-				n++
-			}
+		steps[i].Wait = st.Wait
+		if st.Say != nil {
+			in := *st.Say
+			steps[i].Say = func(ctx context.Context) error { return s.Say(ctx, in) }
 		}
-		switch {
-		case n > 1:
-			return fmt.Errorf("play: step %d: %w: a step does one of Say, Post and Expect", i, ErrInvalid)
-		case st.Wait < 0:
-			return fmt.Errorf("play: step %d: %w: negative Wait", i, ErrInvalid)
-		case n == 0 && st.Wait == 0:
-			return fmt.Errorf("play: step %d: %w: an empty step", i, ErrInvalid)
+		if st.Post != nil {
+			p := *st.Post
+			steps[i].Post = func(ctx context.Context) error { return s.PostCallback(ctx, p.Type, p.Account, p.Data) }
 		}
-	}
-	s.mu.Lock()
-	cursor := len(s.st.sent)
-	s.mu.Unlock()
-	for i, st := range script {
-		if st.Wait > 0 {
-			t := time.NewTimer(st.Wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return fmt.Errorf("play: step %d: %w", i, ctx.Err())
-			}
-		}
-		var err error
-		switch {
-		case st.Say != nil:
-			err = s.Say(ctx, *st.Say)
-		case st.Post != nil:
-			err = s.PostCallback(ctx, st.Post.Type, st.Post.Account, st.Post.Data)
-		case st.Expect != nil:
-			cursor, err = s.expect(ctx, i, *st.Expect, cursor)
-		}
-		if err != nil {
-			var ee *ExpectError
-			if errors.As(err, &ee) {
-				return err
-			}
-			return fmt.Errorf("play: step %d: %w", i, err)
+		if st.Expect != nil {
+			e := *st.Expect
+			steps[i].Expect = &simkit.Expectation[Sent]{Match: e.matches, Timeout: e.Timeout, Describe: e.String(),
+				TimedOut: func(seen []Sent) error { return &ExpectError{Step: i, Expect: e, Seen: seen} }}
 		}
 	}
-	return nil
-}
-
-// expect waits for a send matching e at index from or later, and answers
-// the index after it.
-func (s *Sim) expect(ctx context.Context, step int, e Expect, from int) (int, error) {
-	timeout := e.Timeout
-	if timeout <= 0 {
-		timeout = DefaultExpectTimeout
-	}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		sent, wake := s.st.sent, s.sentSignal
-		if from > len(sent) { // a Reset emptied the record
-			from = 0
-		}
-		for i := from; i < len(sent); i++ {
-			if e.matches(sent[i]) {
-				s.mu.Unlock()
-				return i + 1, nil
-			}
-		}
-		seen := append([]Sent(nil), sent[from:]...)
-		s.mu.Unlock()
-		select {
-		case <-wake:
-		case <-deadline.C:
-			return from, &ExpectError{Step: step, Expect: e, Seen: seen}
-		case <-ctx.Done():
-			return from, fmt.Errorf("waiting for %s: %w", e.String(), ctx.Err())
-		}
-	}
+	return simkit.Play(ctx, &s.sent, steps, ErrInvalid)
 }

@@ -350,12 +350,11 @@ func (s *Sim) send(r *request, k *sendKind) (any, error) {
 	for k, v := range p.args {
 		args[k] = v
 	}
-	st.sent = append(st.sent, Sent{Account: a.wxid, ConversationID: conv, Kind: k.name, Content: p.content,
+	s.sent.Add(Sent{Account: a.wxid, ConversationID: conv, Kind: k.name, Content: p.content,
 		Args: args, MsgID: msgID, ServerID: serverID, At: r.now})
 	st.lastSend[a.wxid] = r.now
 	st.corpSends[a.corp] = append(st.corpSends[a.corp], r.now)
 	st.lastChat[chatKey(a.wxid, conv)] = chatMark{at: r.now, text: p.content}
-	s.signalSent()
 	s.log.Info("send accepted", "account", a.wxid, "conversation", conv, "kind", k.name, "msg_id", msgID)
 
 	data := map[string]any{
@@ -434,11 +433,7 @@ func (s *Sim) admit(a *account, now time.Time) error {
 }
 
 // Sent lists the accepted sends, oldest first.
-func (s *Sim) Sent() []Sent {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Sent(nil), s.st.sent...)
-}
+func (s *Sim) Sent() []Sent { return s.sent.All() }
 
 // Violations counts the sends refused with -1000999: too close to the
 // account's previous send, or over the company's hourly cap.
@@ -451,20 +446,4 @@ func (s *Sim) Violations() int {
 // WaitSent blocks until at least n sends were accepted and answers them
 // all; when ctx ends first it answers those there are and the context's
 // error.
-func (s *Sim) WaitSent(ctx context.Context, n int) ([]Sent, error) {
-	for {
-		s.mu.Lock()
-		have, wake := len(s.st.sent), s.sentSignal
-		if have >= n {
-			sent := append([]Sent(nil), s.st.sent...)
-			s.mu.Unlock()
-			return sent, nil
-		}
-		s.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return s.Sent(), fmt.Errorf("wait for %d sends (have %d): %w", n, have, ctx.Err())
-		}
-	}
-}
+func (s *Sim) WaitSent(ctx context.Context, n int) ([]Sent, error) { return s.sent.Wait(ctx, n) }

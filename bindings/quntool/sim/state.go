@@ -25,7 +25,6 @@ type state struct {
 	files      map[string]*storedFile // by lower-cased path
 	minis      []MiniProgram
 	videos     []VideoNum
-	sent       []Sent
 	violations int
 	lastSend   map[string]time.Time   // by account
 	corpSends  map[string][]time.Time // accepted sends of the last hour, by corp

@@ -2,10 +2,8 @@ package sim
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"path"
-	"slices"
 	"strconv"
 )
 
@@ -53,8 +51,7 @@ func sendEndpoint(k sendKind) func(s *Sim, r *request) (any, error) {
 		msgID := s.st.nextSeq()
 		sent := Sent{GUID: inst.guid, From: inst.account.WxID, To: to, Kind: k.name, Content: content,
 			Args: r.f.plain(), MsgID: msgID, NewMsgID: 7773749793000000000 + msgID, At: r.now}
-		s.st.sent = append(s.st.sent, sent)
-		s.signalSent()
+		s.sent.Add(sent)
 		return map[string]any{"msg_id": sent.MsgID, "new_msg_id": sent.NewMsgID, "create_time": r.now.Unix(),
 			"to_username": to}, nil
 	}
@@ -179,40 +176,9 @@ func linkContent(inst *instance, to string, f fields) (string, error) {
 }
 
 // Sent lists the accepted sends, oldest first.
-func (s *Sim) Sent() []Sent {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.st.sent)
-}
+func (s *Sim) Sent() []Sent { return s.sent.All() }
 
 // WaitSent waits until at least n sends have been accepted since New or
-// Reset and answers them all, or fails when ctx ends first.
-func (s *Sim) WaitSent(ctx context.Context, n int) ([]Sent, error) {
-	for {
-		s.mu.Lock()
-		sent, wake := s.st.sent, s.sentSignal
-		if len(sent) >= n {
-			out := slices.Clone(sent)
-			s.mu.Unlock()
-			return out, nil
-		}
-		s.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("wait for %d sends (%d so far): %w", n, len(sent), ctx.Err())
-		}
-	}
-}
-
-// sentSince answers the sends from index from on (from 0 when a Reset
-// emptied the record since), that index, and the channel that wakes on
-// the next send.
-func (s *Sim) sentSince(from int) (int, []Sent, chan struct{}) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if from > len(s.st.sent) {
-		from = 0
-	}
-	return from, slices.Clone(s.st.sent[from:]), s.sentSignal
-}
+// Reset and answers them all; when ctx ends first it answers those there
+// are and the context's error.
+func (s *Sim) WaitSent(ctx context.Context, n int) ([]Sent, error) { return s.sent.Wait(ctx, n) }

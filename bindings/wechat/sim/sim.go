@@ -221,9 +221,8 @@ type Sim struct {
 
 	mu sync.Mutex
 	st *state
-	// sentSignal is closed and replaced whenever a send is recorded or the
-	// state is reset, waking WaitSent and Play.
-	sentSignal chan struct{}
+	// sent records the accepted sends, waking WaitSent and Play.
+	sent simkit.Sends[Sent]
 }
 
 // New returns a Sim configured by opts and starts its callback sender;
@@ -250,7 +249,7 @@ func New(opts Options) *Sim {
 	if opts.CallbackBackoff <= 0 {
 		opts.CallbackBackoff = DefaultCallbackBackoff
 	}
-	s := &Sim{opts: opts, log: opts.Logger, clock: opts.Clock, sentSignal: make(chan struct{})}
+	s := &Sim{opts: opts, log: opts.Logger, clock: opts.Clock}
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
 	}
@@ -273,7 +272,7 @@ func (s *Sim) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.st = newState()
-	s.signalSent()
+	s.sent.Reset()
 	s.cb.ResetRecord()
 }
 
@@ -282,9 +281,3 @@ func (s *Sim) Handler() http.Handler { return s.handler }
 
 // now is the simulator's time.
 func (s *Sim) now() time.Time { return s.clock() }
-
-// signalSent wakes everything waiting for sends. s.mu must be held.
-func (s *Sim) signalSent() {
-	close(s.sentSignal)
-	s.sentSignal = make(chan struct{})
-}

@@ -165,7 +165,6 @@ type room struct {
 type state struct {
 	instances map[string]*instance
 	directory map[string]Person // people search_contact finds, by wxid
-	sent      []Sent
 	unhandled []Request
 	seq       int64
 }

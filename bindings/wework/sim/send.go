@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -185,9 +184,8 @@ func (s *Sim) renderMentions(in *instance, content string, at []string) string {
 func (s *Sim) accept(in *instance, t *target, kind, content, shown string, at []string, now time.Time) map[string]any {
 	in.lastSend = now
 	seq, id := s.st.nextSeq(), s.st.nextMsgID()
-	s.st.sent = append(s.st.sent, Sent{GUID: in.guid, ConversationID: t.id, Kind: kind, Content: content,
+	s.sent.Add(Sent{GUID: in.guid, ConversationID: t.id, Kind: kind, Content: content,
 		AtList: at, MsgID: id, Seq: seq, At: now})
-	s.signalSent()
 	in.addSession(t.id)
 	appinfo := base64.StdEncoding.EncodeToString(randomBytes(24))
 	if shown != "" {
@@ -241,11 +239,7 @@ func field(num int, b []byte) []byte {
 }
 
 // Sent lists the accepted sends, oldest first.
-func (s *Sim) Sent() []Sent {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Sent(nil), s.st.sent...)
-}
+func (s *Sim) Sent() []Sent { return s.sent.All() }
 
 // Violations counts the sends refused for coming too soon after the
 // instance's previous one.
@@ -255,21 +249,6 @@ func (s *Sim) Violations() int {
 	return s.st.violations
 }
 
-// WaitSent waits until at least n sends were accepted and answers them all.
-func (s *Sim) WaitSent(ctx context.Context, n int) ([]Sent, error) {
-	for {
-		s.mu.Lock()
-		have, wake := len(s.st.sent), s.sentSignal
-		if have >= n {
-			sent := append([]Sent(nil), s.st.sent...)
-			s.mu.Unlock()
-			return sent, nil
-		}
-		s.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("wait for %d sends (have %d): %w", n, have, ctx.Err())
-		}
-	}
-}
+// WaitSent waits until at least n sends were accepted and answers them all;
+// when ctx ends first it answers those there are and the context's error.
+func (s *Sim) WaitSent(ctx context.Context, n int) ([]Sent, error) { return s.sent.Wait(ctx, n) }

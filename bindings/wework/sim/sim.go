@@ -271,9 +271,8 @@ type Sim struct {
 
 	mu sync.Mutex
 	st *state
-	// sentSignal is closed and replaced whenever a send is recorded or the
-	// state is reset, waking WaitSent and Play.
-	sentSignal chan struct{}
+	// sent records the accepted sends, waking WaitSent and Play.
+	sent simkit.Sends[Sent]
 }
 
 // New returns a Sim configured by opts and starts its callback sender;
@@ -303,7 +302,7 @@ func New(opts Options) *Sim {
 	if opts.CallbackBackoff <= 0 {
 		opts.CallbackBackoff = DefaultCallbackBackoff
 	}
-	s := &Sim{opts: opts, log: opts.Logger, clock: opts.Clock, sentSignal: make(chan struct{})}
+	s := &Sim{opts: opts, log: opts.Logger, clock: opts.Clock}
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
 	}
@@ -326,15 +325,9 @@ func (s *Sim) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.st = newState()
-	s.signalSent()
+	s.sent.Reset()
 	s.cb.ResetRecord()
 }
 
 // now is the simulator's time.
 func (s *Sim) now() time.Time { return s.clock() }
-
-// signalSent wakes everything waiting for sends. s.mu must be held.
-func (s *Sim) signalSent() {
-	close(s.sentSignal)
-	s.sentSignal = make(chan struct{})
-}

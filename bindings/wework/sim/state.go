@@ -14,7 +14,6 @@ import (
 type state struct {
 	instances  map[string]*instance
 	order      []string // guids in creation order
-	sent       []Sent
 	violations int
 	seq        int64 // message seq, shared by every instance
 	msgID      int64
