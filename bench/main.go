@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,7 +44,20 @@ func main() {
 	events := flag.Int("events", 100000, "events for the end-to-end run")
 	accounts := flag.Int("accounts", 200, "accounts the end-to-end events are spread over")
 	mode := flag.String("mode", "all", "ack, e2e or all")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("bench: %s, GOMAXPROCS %d, %d connections\n\n", time.Now().Format(time.RFC3339), runtime.GOMAXPROCS(0), *conns)
 	if *mode == "all" || *mode == "ack" {
 		if err := ackBench(*duration, *conns); err != nil {

@@ -138,10 +138,6 @@ func (j *Journal) commit(batch []*request) {
 	}
 	if committed {
 		j.unsynced = true
-		if err := j.db.Update(func(txn *badger.Txn) error { return txn.Set(keyHead, be64(j.last)) }); err != nil {
-			// The event keys themselves still carry the head (loadHead).
-			j.log.Warn("could not record the journal head", "head", j.last, "error", err)
-		}
 	}
 	// A batch of duplicates only is answered after a sync too when an
 	// earlier batch's sync failed: a duplicate is acknowledged only once
@@ -198,9 +194,20 @@ func (j *Journal) commit(batch []*request) {
 // failed). A request that does not fit even alone fails with ErrTooLarge;
 // a request that fails to stage fails alone, the ones before it are
 // committed without it.
+//
+// The head record rides along: each transaction records the head as it
+// was before it, so it costs no write of its own. It only has to outlive
+// the events (whose retention may expire them all); until the next
+// transaction, the newest event key gives the head (loadHead).
 func (j *Journal) commitGroup(reqs []*request) int {
 	txn := j.db.NewTransaction(true)
 	defer txn.Discard()
+	head := j.last
+	if j.headStored != head {
+		if err := txn.Set(keyHead, be64(head)); err != nil {
+			j.log.Warn("could not record the journal head", "head", head, "error", err)
+		}
+	}
 	next := j.last
 	for i, r := range reqs {
 		last, err := j.stage(txn, r, next)
@@ -229,6 +236,7 @@ func (j *Journal) commitGroup(reqs []*request) int {
 		return len(reqs)
 	}
 	j.stats.commits.Add(1)
+	j.headStored = head
 	j.last = next
 	for _, r := range reqs {
 		r.committed = true

@@ -121,9 +121,11 @@ type Journal struct {
 	reqs   chan *request
 
 	// Committer state, touched only by the committer goroutine.
-	last     uint64 // highest committed seq
-	unsynced bool   // something was committed since the last good sync
-	batch    []*request
+	last uint64 // highest committed seq
+	// headStored is the head the store records (committer only).
+	headStored uint64
+	unsynced   bool // something was committed since the last good sync
+	batch      []*request
 
 	// Published state: head, the ring and the change signal.
 	head    atomic.Uint64
