@@ -30,8 +30,16 @@ var (
 	ErrClosed = errors.New("simulator closed")
 )
 
-// RecordLimit bounds the callbacks a Poster keeps for Records.
-const RecordLimit = 1000
+const (
+	// RecordLimit bounds the callbacks a Poster keeps for Records.
+	RecordLimit = 1000
+	// DefaultCallbackTimeout bounds a POST when Config.Timeout is zero.
+	DefaultCallbackTimeout = 5 * time.Second
+	// DefaultCallbackRetries is Config.Retries when it is zero.
+	DefaultCallbackRetries = 3
+	// DefaultCallbackBackoff is Config.Backoff when it is zero.
+	DefaultCallbackBackoff = 200 * time.Millisecond
+)
 
 // Status is what became of a callback: filled into its record by the
 // Poster's fill function whenever Records copies it.
@@ -89,11 +97,13 @@ func EncodeJSON(v any) ([]byte, error) {
 type Config struct {
 	// Client posts the callbacks (one with Timeout when nil).
 	Client *http.Client
-	// Timeout bounds each POST.
+	// Timeout bounds each POST (DefaultCallbackTimeout when zero or less).
 	Timeout time.Duration
-	// Retries is how many times a retryable failure is retried.
+	// Retries is how many times a retryable failure is retried
+	// (DefaultCallbackRetries when zero; negative: never).
 	Retries int
-	// Backoff is the first pause between attempts; it doubles each time.
+	// Backoff is the first pause between attempts, doubled for each further
+	// one (DefaultCallbackBackoff when zero or less).
 	Backoff time.Duration
 	// Log receives delivery failures (discarded when nil).
 	Log hclog.Logger
@@ -131,15 +141,22 @@ type Poster[R any] struct {
 // status into a copy of its record for Records (nil leaves records as
 // queued).
 func NewPoster[R any](cfg Config, fill func(*R, Status)) *Poster[R] {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultCallbackTimeout
+	}
+	switch {
+	case cfg.Retries == 0:
+		cfg.Retries = DefaultCallbackRetries
+	case cfg.Retries < 0:
+		cfg.Retries = 0
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = DefaultCallbackBackoff
+	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: cfg.Timeout}
 	}
-	if cfg.Log == nil {
-		cfg.Log = hclog.NewNullLogger()
-	}
-	if cfg.Retries < 0 {
-		cfg.Retries = 0
-	}
+	cfg.Log, _ = Defaults(cfg.Log, nil)
 	p := &Poster[R]{cfg: cfg, fill: fill, idle: make(chan struct{}), wake: make(chan struct{}, 1)}
 	close(p.idle)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
@@ -355,4 +372,16 @@ func (p *Poster[R]) ResetRecord() {
 	defer p.mu.Unlock()
 	p.record = nil
 	p.delivered, p.failed = 0, 0
+}
+
+// Defaults answers log and clock, or a silent logger and time.Now in place
+// of nil ones.
+func Defaults(log hclog.Logger, clock func() time.Time) (hclog.Logger, func() time.Time) {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	if clock == nil {
+		clock = time.Now
+	}
+	return log, clock
 }

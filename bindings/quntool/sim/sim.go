@@ -46,9 +46,9 @@ import (
 const (
 	DefaultSendInterval    = 500 * time.Millisecond
 	DefaultHourlyCorpCap   = 50000
-	DefaultCallbackTimeout = 5 * time.Second
-	DefaultCallbackRetries = 3
-	DefaultCallbackBackoff = 200 * time.Millisecond
+	DefaultCallbackTimeout = simkit.DefaultCallbackTimeout
+	DefaultCallbackRetries = simkit.DefaultCallbackRetries
+	DefaultCallbackBackoff = simkit.DefaultCallbackBackoff
 	// DefaultUserID is the Quntool user that exists from the start and owns
 	// accounts seeded without a UserID.
 	DefaultUserID = "apps-1"
@@ -275,25 +275,8 @@ func New(opts Options) *Sim {
 	if opts.HourlyCorpCap == 0 {
 		opts.HourlyCorpCap = DefaultHourlyCorpCap
 	}
-	if opts.CallbackTimeout <= 0 {
-		opts.CallbackTimeout = DefaultCallbackTimeout
-	}
-	if opts.CallbackRetries == 0 {
-		opts.CallbackRetries = DefaultCallbackRetries
-	}
-	if opts.CallbackRetries < 0 {
-		opts.CallbackRetries = 0
-	}
-	if opts.CallbackBackoff <= 0 {
-		opts.CallbackBackoff = DefaultCallbackBackoff
-	}
-	s := &Sim{opts: opts, log: opts.Logger, clock: opts.Clock}
-	if s.log == nil {
-		s.log = hclog.NewNullLogger()
-	}
-	if s.clock == nil {
-		s.clock = time.Now
-	}
+	s := &Sim{opts: opts}
+	s.log, s.clock = simkit.Defaults(opts.Logger, opts.Clock)
 	s.st = newState()
 	s.cb = newPoster(opts, s.log)
 	s.handler = s.routes()

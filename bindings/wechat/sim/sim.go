@@ -54,9 +54,9 @@ const (
 	DefaultCallsPerMinute  = 100
 	DefaultBlockFor        = 30 * time.Minute
 	DefaultQRCodeTTL       = 2 * time.Minute
-	DefaultCallbackTimeout = 5 * time.Second
-	DefaultCallbackRetries = 3
-	DefaultCallbackBackoff = 200 * time.Millisecond
+	DefaultCallbackTimeout = simkit.DefaultCallbackTimeout
+	DefaultCallbackRetries = simkit.DefaultCallbackRetries
+	DefaultCallbackBackoff = simkit.DefaultCallbackBackoff
 	// DefaultVersion is the version of a new instance; /client/update_client
 	// raises it.
 	DefaultVersion = "8.0.49"
@@ -237,25 +237,8 @@ func New(opts Options) *Sim {
 	if opts.QRCodeTTL <= 0 {
 		opts.QRCodeTTL = DefaultQRCodeTTL
 	}
-	if opts.CallbackTimeout <= 0 {
-		opts.CallbackTimeout = DefaultCallbackTimeout
-	}
-	switch {
-	case opts.CallbackRetries == 0:
-		opts.CallbackRetries = DefaultCallbackRetries
-	case opts.CallbackRetries < 0:
-		opts.CallbackRetries = 0
-	}
-	if opts.CallbackBackoff <= 0 {
-		opts.CallbackBackoff = DefaultCallbackBackoff
-	}
-	s := &Sim{opts: opts, log: opts.Logger, clock: opts.Clock}
-	if s.log == nil {
-		s.log = hclog.NewNullLogger()
-	}
-	if s.clock == nil {
-		s.clock = time.Now
-	}
+	s := &Sim{opts: opts}
+	s.log, s.clock = simkit.Defaults(opts.Logger, opts.Clock)
 	s.st = newState()
 	s.cb = newPoster(opts, s.log)
 	s.handler = s.routes()

@@ -49,9 +49,9 @@ const (
 	DefaultSendInterval    = 500 * time.Millisecond
 	DefaultMaxInstances    = 20
 	DefaultQRLifetime      = 5 * time.Minute
-	DefaultCallbackTimeout = 5 * time.Second
-	DefaultCallbackRetries = 3
-	DefaultCallbackBackoff = 200 * time.Millisecond
+	DefaultCallbackTimeout = simkit.DefaultCallbackTimeout
+	DefaultCallbackRetries = simkit.DefaultCallbackRetries
+	DefaultCallbackBackoff = simkit.DefaultCallbackBackoff
 	// DefaultClientType is the client version a new instance emulates when
 	// create_client names none: 262, Mac 4.1.36.
 	DefaultClientType = 262
@@ -287,28 +287,11 @@ func New(opts Options) *Sim {
 	if opts.QRLifetime <= 0 {
 		opts.QRLifetime = DefaultQRLifetime
 	}
-	if opts.CallbackTimeout <= 0 {
-		opts.CallbackTimeout = DefaultCallbackTimeout
-	}
 	if opts.AutoScanDelay <= 0 {
 		opts.AutoScanDelay = DefaultAutoScanDelay
 	}
-	switch {
-	case opts.CallbackRetries == 0:
-		opts.CallbackRetries = DefaultCallbackRetries
-	case opts.CallbackRetries < 0:
-		opts.CallbackRetries = 0
-	}
-	if opts.CallbackBackoff <= 0 {
-		opts.CallbackBackoff = DefaultCallbackBackoff
-	}
-	s := &Sim{opts: opts, log: opts.Logger, clock: opts.Clock}
-	if s.log == nil {
-		s.log = hclog.NewNullLogger()
-	}
-	if s.clock == nil {
-		s.clock = time.Now
-	}
+	s := &Sim{opts: opts}
+	s.log, s.clock = simkit.Defaults(opts.Logger, opts.Clock)
 	s.st = newState()
 	s.cb = newPoster(opts, s.log)
 	s.handler = s.routes()
