@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/bindings/internal/simkit"
 )
 
 // maxBodyBytes bounds a request body.
@@ -372,30 +374,4 @@ func (f fields) boolean(name string, def bool) (bool, error) {
 }
 
 // plain copies the fields with numbers as int64 or float64.
-func (f fields) plain() map[string]any {
-	out := make(map[string]any, len(f))
-	for k, v := range f {
-		out[k] = plainValue(v)
-	}
-	return out
-}
-
-func plainValue(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if i, err := x.Int64(); err == nil {
-			return i
-		}
-		f, _ := x.Float64()
-		return f
-	case map[string]any:
-		return fields(x).plain()
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = plainValue(e)
-		}
-		return out
-	}
-	return v
-}
+func (f fields) plain() map[string]any { return simkit.Plain(f) }
