@@ -487,8 +487,11 @@ func TestAppendTooLarge(t *testing.T) {
 	first := appendAsync(ctx, e.j, ev("first"))
 	<-g.entered
 	// Alone each fits; together they need two transactions of one batch.
+	// Queued one after the other, so that their order is known.
 	half1 := appendAsync(ctx, e.j, big("h1"), big("h2"), big("h3"))
+	waitQueued(t, e.j, 1)
 	half2 := appendAsync(ctx, e.j, big("h4"), big("h5"), big("h6"))
+	waitQueued(t, e.j, 2)
 	var huge []*event.Event
 	for i := range 8 {
 		huge = append(huge, big(fmt.Sprintf("huge%d", i)))
