@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -209,7 +208,7 @@ func parseEnvelope(body []byte) (code int64, msg string, data json.RawMessage, o
 	if err := json.Unmarshal(body, &env); err != nil || env.Code == nil {
 		return 0, "", nil, false
 	}
-	code, ok = envelopeCode(env.Code)
+	code, ok = bindings.EnvelopeCode(env.Code)
 	if !ok {
 		return 0, "", nil, false
 	}
@@ -278,51 +277,19 @@ func refine(err error) error {
 	return err
 }
 
-// envelopeCode reads code as a number or a numeric string.
-func envelopeCode(raw json.RawMessage) (int64, bool) {
-	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
-		i, err := n.Int64()
-		return i, err == nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		i, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-		return i, err == nil
-	}
-	return 0, false
-}
-
 // notEnvelope is the error for an answer that is not the vendor's
 // envelope: an HTML error page, an empty body, a proxy's complaint.
 func notEnvelope(status int, body []byte) error {
-	text := snippet(body)
-	switch {
-	case status >= 500:
-		return fmt.Errorf("%w: %w", bindings.ErrTransport,
-			&bindings.VendorError{Vendor: Name, Code: status, Message: text, HTTPStatus: status})
-	case status == http.StatusNotFound:
-		return &bindings.VendorError{Vendor: Name, Code: status, HTTPStatus: status,
-			Message: text + " (the base URL must end in /api/v1)"}
-	case status == http.StatusTooManyRequests:
+	text := bindings.Snippet(body)
+	switch status {
+	case http.StatusNotFound:
+		text += " (the base URL must end in /api/v1)"
+	case http.StatusTooManyRequests:
 		return classify(&bindings.VendorError{Vendor: Name, Code: status, Message: text, HTTPStatus: status})
-	case status >= 400:
-		return &bindings.VendorError{Vendor: Name, Code: status, Message: text, HTTPStatus: status}
+	}
+	if err := bindings.StatusError(Name, status, text); err != nil {
+		return err
 	}
 	return fmt.Errorf("%w: msgserver answered HTTP %d without its {code, message, data} envelope: %s",
 		bindings.ErrTransport, status, text)
-}
-
-func snippet(body []byte) string {
-	s := strings.TrimSpace(string(body))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	if r := []rune(s); len(r) > 200 {
-		s = string(r[:200]) + "..."
-	}
-	if s == "" {
-		return "empty answer"
-	}
-	return strconv.Quote(s)
 }

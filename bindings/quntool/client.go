@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -318,7 +317,7 @@ func decode(status int, body []byte) (json.RawMessage, error) {
 	}
 	code, ok := int64(0), false
 	if err := json.Unmarshal(body, &env); err == nil && env.Code != nil {
-		code, ok = envelopeCode(env.Code)
+		code, ok = bindings.EnvelopeCode(env.Code)
 	}
 	if !ok {
 		return nil, notEnvelope(status, body)
@@ -343,25 +342,6 @@ func decode(status int, body []byte) (json.RawMessage, error) {
 	return env.Data, nil
 }
 
-// envelopeCode reads code as a number or a numeric string.
-func envelopeCode(raw json.RawMessage) (int64, bool) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return 0, false
-	}
-	switch x := v.(type) {
-	case json.Number:
-		n, err := x.Int64()
-		return n, err == nil
-	case string:
-		n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
-		return n, err == nil
-	}
-	return 0, false
-}
-
 func envelopeText(raw json.RawMessage) string {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
@@ -376,32 +356,14 @@ func envelopeText(raw json.RawMessage) string {
 // notEnvelope is the error for an answer that is not the vendor's
 // envelope: an HTML error page, an empty body, a proxy's complaint.
 func notEnvelope(status int, body []byte) error {
-	text := snippet(body)
-	switch {
-	case status >= 500:
-		return fmt.Errorf("%w: %w", bindings.ErrTransport,
-			&bindings.VendorError{Vendor: Name, Code: status, Message: text, HTTPStatus: status})
-	case status == http.StatusNotFound:
-		return &bindings.VendorError{Vendor: Name, Code: status, HTTPStatus: status,
-			Message: text + " (the base URL must end in /gnapi/open)"}
-	case status >= 400:
-		return &bindings.VendorError{Vendor: Name, Code: status, Message: text, HTTPStatus: status}
+	text := bindings.Snippet(body)
+	if status == http.StatusNotFound {
+		text += " (the base URL must end in /gnapi/open)"
+	}
+	if err := bindings.StatusError(Name, status, text); err != nil {
+		return err
 	}
 	return fmt.Errorf("%w: quntool answered HTTP %d without its {code, msg, data} envelope: %s", bindings.ErrTransport, status, text)
-}
-
-func snippet(body []byte) string {
-	s := strings.TrimSpace(string(body))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	if r := []rune(s); len(r) > 200 {
-		s = string(r[:200]) + "..."
-	}
-	if s == "" {
-		return "empty answer"
-	}
-	return strconv.Quote(s)
 }
 
 // verifyOutcome turns a refused verification code into an error: the

@@ -329,7 +329,7 @@ func (a mqttAnswer) result() (json.RawMessage, error) {
 	}
 	code, ok := int64(0), true
 	if len(a.Code) > 0 && string(a.Code) != "null" {
-		code, ok = envelopeCode(a.Code)
+		code, ok = bindings.EnvelopeCode(a.Code)
 	}
 	switch {
 	case !ok:

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -239,26 +238,9 @@ func validationDetails(v any) string {
 // notEnvelope is the error for an answer that is not the vendor's
 // envelope: an HTML error page, an empty body, a proxy's complaint.
 func notEnvelope(status int, body []byte) error {
-	text := snippet(body)
-	switch {
-	case status >= 500:
-		return fmt.Errorf("%w: %w", bindings.ErrTransport,
-			&bindings.VendorError{Vendor: Name, Code: status, Message: text, HTTPStatus: status})
-	case status >= 400:
-		return &bindings.VendorError{Vendor: Name, Code: status, Message: text, HTTPStatus: status}
+	text := bindings.Snippet(body)
+	if err := bindings.StatusError(Name, status, text); err != nil {
+		return err
 	}
 	return fmt.Errorf("%w: wechat answered HTTP %d without its {code, message, data} envelope: %s", bindings.ErrTransport, status, text)
-}
-
-// snippet is the first line of an answer, quoted and cut to 200
-// characters, for error messages.
-func snippet(body []byte) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(string(body)), "\n")
-	if line == "" {
-		return "empty answer"
-	}
-	if r := []rune(line); len(r) > 200 {
-		return strconv.Quote(string(r[:200])) + "..."
-	}
-	return strconv.Quote(line)
 }

@@ -304,24 +304,11 @@ func decode(status int, body []byte) (json.RawMessage, error) {
 // HTTP error status: 5xx is transient, 4xx a *bindings.VendorError with
 // the status as its code.
 func notEnvelope(status int, body []byte) error {
-	text := strings.TrimSpace(string(body))
-	if line, _, cut := strings.Cut(text, "\n"); cut {
-		text = line
+	text := bindings.Snippet(body)
+	if err := bindings.StatusError(Name, status, text); err != nil {
+		return err
 	}
-	if r := []rune(text); len(r) > 160 {
-		text = string(r[:160]) + "..."
-	}
-	if text == "" {
-		text = "(empty)"
-	}
-	switch {
-	case status >= 500:
-		return fmt.Errorf("%w: %w", bindings.ErrTransport,
-			&bindings.VendorError{Vendor: Name, Code: status, Message: text, HTTPStatus: status})
-	case status >= 400:
-		return &bindings.VendorError{Vendor: Name, Code: status, Message: text, HTTPStatus: status}
-	}
-	return fmt.Errorf("%w: HTTP %d answer is not the {error_code, error_message, data} envelope: %q",
+	return fmt.Errorf("%w: HTTP %d answer is not the {error_code, error_message, data} envelope: %s",
 		bindings.ErrTransport, status, text)
 }
 
