@@ -325,7 +325,9 @@ func TestKeywordReply(t *testing.T) {
 
 	// Counters and cooldowns are in the plugin's kv, written once the
 	// answer is sent.
-	e.waitFor("the group's answer counted", func() bool { return e.kvInt("replied:price") == 2 })
+	e.waitFor("every answer counted", func() bool {
+		return e.kvInt("replied:price") == 2 && e.kvInt("replied:hours") == 1 && len(e.kvItems("cooldown:")) == 3
+	})
 	for key, want := range map[string]int64{"replied:price": 2, "suppressed:price": 1, "replied:hours": 1, "suppressed:hours": 0} {
 		if got := e.kvInt(key); got != want {
 			t.Errorf("kv %s = %d, want %d", key, got, want)
