@@ -3,6 +3,7 @@ package simkit
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -130,4 +131,35 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// DescribeSends names the sends an expectation accepts from its criteria,
+// given as {name, value} pairs; empty values are left out:
+// `a send with kind "text", containing "hi"`, or "any send".
+func DescribeSends(criteria ...[2]string) string {
+	var parts []string
+	for _, c := range criteria {
+		if c[1] != "" {
+			parts = append(parts, fmt.Sprintf("%s %q", c[0], c[1]))
+		}
+	}
+	if len(parts) == 0 {
+		return "any send"
+	}
+	return "a send with " + strings.Join(parts, ", ")
+}
+
+// ExpectTimeoutMessage is the message of an expectation that timed out: its
+// step, the sentinel its error matches, the sends it wanted (see
+// DescribeSends), how long it waited (DefaultExpectTimeout for zero or
+// less), and the sends it saw, each already described.
+func ExpectTimeoutMessage(step int, sentinel error, want string, timeout time.Duration, seen []string) string {
+	if timeout <= 0 {
+		timeout = DefaultExpectTimeout
+	}
+	saw := "no sends"
+	if len(seen) > 0 {
+		saw = fmt.Sprintf("%d sends: %s", len(seen), strings.Join(seen, "; "))
+	}
+	return fmt.Sprintf("step %d: %s: expected %s within %s; saw %s", step, sentinel, want, timeout, saw)
 }

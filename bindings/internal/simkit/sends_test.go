@@ -162,3 +162,48 @@ func TestPlayContext(t *testing.T) {
 		}
 	}
 }
+
+func TestDescribeSends(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		criteria [][2]string
+		want     string
+	}{
+		{"none", nil, "any send"},
+		{"all empty", [][2]string{{"kind", ""}, {"to", ""}}, "any send"},
+		{"some", [][2]string{{"kind", "text"}, {"to", ""}, {"containing", `a "b"`}}, `a send with kind "text", containing "a \"b\""`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := DescribeSends(tc.criteria...); got != tc.want {
+				t.Errorf("DescribeSends = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestExpectTimeoutMessage(t *testing.T) {
+	t.Parallel()
+	sentinel := errors.New("expected send did not arrive")
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		seen    []string
+		want    string
+	}{
+		{"default timeout, nothing seen", 0, nil,
+			"step 2: expected send did not arrive: expected any send within 5s; saw no sends"},
+		{"sends seen", time.Second, []string{"a", "b"},
+			"step 2: expected send did not arrive: expected any send within 1s; saw 2 sends: a; b"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := ExpectTimeoutMessage(2, sentinel, "any send", tc.timeout, tc.seen); got != tc.want {
+				t.Errorf("message %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -53,20 +53,8 @@ func (e *Expect) matches(s Sent) bool {
 
 // String describes the sends e matches.
 func (e *Expect) String() string {
-	var parts []string
-	add := func(name, v string) {
-		if v != "" {
-			parts = append(parts, fmt.Sprintf("%s %q", name, v))
-		}
-	}
-	add("account", e.Account)
-	add("conversation", e.ConversationID)
-	add("kind", e.Kind)
-	add("containing", e.Contains)
-	if len(parts) == 0 {
-		return "any send"
-	}
-	return "a send with " + strings.Join(parts, ", ")
+	return simkit.DescribeSends([2]string{"account", e.Account}, [2]string{"conversation", e.ConversationID},
+		[2]string{"kind", e.Kind}, [2]string{"containing", e.Contains})
 }
 
 // ExpectError is a Play expectation that timed out. It matches
@@ -79,19 +67,11 @@ type ExpectError struct {
 }
 
 func (e *ExpectError) Error() string {
-	timeout := e.Expect.Timeout
-	if timeout <= 0 {
-		timeout = DefaultExpectTimeout
+	seen := make([]string, len(e.Seen))
+	for i, s := range e.Seen {
+		seen[i] = fmt.Sprintf("%s %s to %s: %q", s.Account, s.Kind, s.ConversationID, s.Content)
 	}
-	var seen []string
-	for _, s := range e.Seen {
-		seen = append(seen, fmt.Sprintf("%s %s to %s: %q", s.Account, s.Kind, s.ConversationID, s.Content))
-	}
-	saw := "no sends"
-	if len(seen) > 0 {
-		saw = fmt.Sprintf("%d sends: %s", len(seen), strings.Join(seen, "; "))
-	}
-	return fmt.Sprintf("step %d: %s: expected %s within %s; saw %s", e.Step, ErrExpectTimeout, e.Expect.String(), timeout, saw)
+	return simkit.ExpectTimeoutMessage(e.Step, ErrExpectTimeout, e.Expect.String(), e.Expect.Timeout, seen)
 }
 
 // Is matches ErrExpectTimeout.

@@ -51,16 +51,8 @@ func (e *Expect) matches(s Sent) bool {
 
 // String describes the sends e matches.
 func (e *Expect) String() string {
-	var parts []string
-	for _, f := range [][2]string{{"guid", e.GUID}, {"to", e.To}, {"kind", e.Kind}, {"containing", e.Contains}} {
-		if f[1] != "" {
-			parts = append(parts, fmt.Sprintf("%s %q", f[0], f[1]))
-		}
-	}
-	if len(parts) == 0 {
-		return "any send"
-	}
-	return "a send with " + strings.Join(parts, ", ")
+	return simkit.DescribeSends([2]string{"guid", e.GUID}, [2]string{"to", e.To},
+		[2]string{"kind", e.Kind}, [2]string{"containing", e.Contains})
 }
 
 // ExpectError is a Play expectation that timed out. It matches
@@ -73,12 +65,11 @@ type ExpectError struct {
 }
 
 func (e *ExpectError) Error() string {
-	saw := make([]string, 0, len(e.Seen))
-	for _, s := range e.Seen {
-		saw = append(saw, fmt.Sprintf("%s to %s: %q", s.Kind, s.To, s.Content))
+	seen := make([]string, len(e.Seen))
+	for i, s := range e.Seen {
+		seen[i] = fmt.Sprintf("%s to %s: %q", s.Kind, s.To, s.Content)
 	}
-	return fmt.Sprintf("step %d: %s: expected %s; saw %d sends [%s]", e.Step, ErrExpectTimeout, e.Expect.String(),
-		len(e.Seen), strings.Join(saw, "; "))
+	return simkit.ExpectTimeoutMessage(e.Step, ErrExpectTimeout, e.Expect.String(), e.Expect.Timeout, seen)
 }
 
 // Is matches ErrExpectTimeout.

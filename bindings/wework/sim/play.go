@@ -51,25 +51,10 @@ func (e *Expect) matches(s Sent) bool {
 		strings.Contains(s.Content, e.Contains)
 }
 
-func (e *Expect) timeout() time.Duration {
-	if e.Timeout <= 0 {
-		return DefaultExpectTimeout
-	}
-	return e.Timeout
-}
-
 // String describes the sends e matches.
 func (e *Expect) String() string {
-	var parts []string
-	for _, f := range [][2]string{{"instance", e.GUID}, {"conversation", e.ConversationID}, {"kind", e.Kind}, {"containing", e.Contains}} {
-		if f[1] != "" {
-			parts = append(parts, fmt.Sprintf("%s %q", f[0], f[1]))
-		}
-	}
-	if len(parts) == 0 {
-		return "any send"
-	}
-	return "a send with " + strings.Join(parts, ", ")
+	return simkit.DescribeSends([2]string{"instance", e.GUID}, [2]string{"conversation", e.ConversationID},
+		[2]string{"kind", e.Kind}, [2]string{"containing", e.Contains})
 }
 
 // ExpectError is a Play expectation that timed out. It matches
@@ -82,15 +67,11 @@ type ExpectError struct {
 }
 
 func (e *ExpectError) Error() string {
-	saw := "no sends"
-	if len(e.Seen) > 0 {
-		var seen []string
-		for _, s := range e.Seen {
-			seen = append(seen, fmt.Sprintf("%s %s to %s: %q", s.GUID, s.Kind, s.ConversationID, s.Content))
-		}
-		saw = fmt.Sprintf("%d sends: %s", len(seen), strings.Join(seen, "; "))
+	seen := make([]string, len(e.Seen))
+	for i, s := range e.Seen {
+		seen[i] = fmt.Sprintf("%s %s to %s: %q", s.GUID, s.Kind, s.ConversationID, s.Content)
 	}
-	return fmt.Sprintf("step %d: %s: expected %s within %s; saw %s", e.Step, ErrExpectTimeout, e.Expect.String(), e.Expect.timeout(), saw)
+	return simkit.ExpectTimeoutMessage(e.Step, ErrExpectTimeout, e.Expect.String(), e.Expect.Timeout, seen)
 }
 
 // Is matches ErrExpectTimeout.
