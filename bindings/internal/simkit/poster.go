@@ -1,11 +1,16 @@
-// Package simkit holds the machinery the vendor simulators (quntool, wework
-// and wechat) share: the callback poster that delivers their webhook
-// callbacks in order with retries, the record of accepted sends that
-// WaitSent and scripted plays wait on, and the player of those scripts.
+// Package simkit holds the machinery the vendor simulators share: the
+// callback poster that delivers the quntool, wework and wechat simulators'
+// webhook callbacks in order with retries (Poster), the record of accepted
+// sends that WaitSent and scripted plays wait on (Sends), the player of
+// those scripts (Play), and small helpers (Plain for recorded request
+// arguments, ManualClock for controlled time, also used by the msgserver
+// simulator's tests).
 //
 // Each simulator keeps its own exported types (Callback, Sent, Step,
 // Expect...) and wraps these generic pieces; nothing here knows a vendor's
-// body shapes or field names.
+// body shapes or field names. Every type here is safe for concurrent use;
+// the locks they take are leaves, so a simulator may call them while
+// holding its own state lock.
 package simkit
 
 import (

@@ -9,11 +9,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/bindings"
+	"github.com/switchboard-dev/switchboard/bindings/internal/simkit"
 	"github.com/switchboard-dev/switchboard/bindings/msgserver"
 )
 
@@ -23,26 +23,9 @@ const (
 	testStaff  = "staff123"
 )
 
-// fakeClock is a settable clock for the rate limit and message times.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2024, 1, 15, 8, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newFakeClock is a settable clock for the rate limit and message times.
+func newFakeClock() *simkit.ManualClock {
+	return simkit.NewManualClock(time.Date(2024, 1, 15, 8, 0, 0, 0, time.UTC))
 }
 
 // harness is a Sim behind a loopback server and a client signing with
@@ -51,7 +34,7 @@ type harness struct {
 	sim    *Sim
 	url    string
 	client *msgserver.Client
-	clock  *fakeClock
+	clock  *simkit.ManualClock
 }
 
 func newHarness(t *testing.T, o Options) *harness {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/bindings/internal/simkit"
 )
 
 // Ids of the standard test world.
@@ -35,26 +37,8 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2024, 3, 6, 10, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *simkit.ManualClock {
+	return simkit.NewManualClock(time.Date(2024, 3, 6, 10, 0, 0, 0, time.UTC))
 }
 
 // receiver is an httptest callback receiver. Its first failures answers
@@ -165,7 +149,7 @@ func types(ms []map[string]any) []string {
 type env struct {
 	t     *testing.T
 	sim   *Sim
-	clock *fakeClock
+	clock *simkit.ManualClock
 	api   *httptest.Server
 	rx    *receiver
 	key   string

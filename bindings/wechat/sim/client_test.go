@@ -128,7 +128,7 @@ func TestCallLimitBlocksTheInstance(t *testing.T) {
 	status := map[string]any{"guid": guid}
 	for i := range 5 {
 		f.ok(t, "/client/get_client_status", status)
-		f.clock.advance(time.Second)
+		f.clock.Advance(time.Second)
 		_ = i
 	}
 	a := f.refused(t, "/user/get_profile", status, 429, CodeBlocked)
@@ -136,20 +136,20 @@ func TestCallLimitBlocksTheInstance(t *testing.T) {
 		t.Error("the block says nothing")
 	}
 	f.ok(t, "/user/get_profile", map[string]any{"guid": other})
-	if st, _ := f.sim.Status(guid); !st.BlockedUntil.Equal(f.clock.now().Add(30 * time.Minute)) {
+	if st, _ := f.sim.Status(guid); !st.BlockedUntil.Equal(f.clock.Now().Add(30 * time.Minute)) {
 		t.Errorf("blocked until %v", st.BlockedUntil)
 	}
-	f.clock.advance(29 * time.Minute)
+	f.clock.Advance(29 * time.Minute)
 	f.refused(t, "/client/get_client_status", status, 429, CodeBlocked)
 	f.refused(t, "/room/unknown", status, 429, CodeBlocked) // unknown paths count too
-	f.clock.advance(time.Minute)
+	f.clock.Advance(time.Minute)
 	f.ok(t, "/client/get_client_status", status)
 
 	// Calls spread over more than a minute never block.
 	spread := f.loggedIn(t)
 	for range 20 {
 		f.ok(t, "/client/get_client_status", map[string]any{"guid": spread})
-		f.clock.advance(13 * time.Second)
+		f.clock.Advance(13 * time.Second)
 	}
 }
 

@@ -7,29 +7,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/bindings/internal/simkit"
 )
 
-// clock is a settable clock for Options.Clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock is a settable clock for Options.Clock.
+func newClock() *simkit.ManualClock {
+	return simkit.NewManualClock(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))
 }
 
 // receiver collects the callbacks posted to it.
@@ -102,7 +88,7 @@ type fixture struct {
 	sim   *Sim
 	srv   *httptest.Server
 	recv  *receiver
-	clock *clock
+	clock *simkit.ManualClock
 }
 
 func newFixture(t *testing.T, opts Options) *fixture {
@@ -110,7 +96,7 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	f := &fixture{recv: newReceiver(t), clock: newClock()}
 	opts.CallbackURL = f.recv.URL
 	if opts.Clock == nil {
-		opts.Clock = f.clock.now
+		opts.Clock = f.clock.Now
 	}
 	opts.CallbackBackoff = 5 * time.Millisecond
 	f.sim = New(opts)

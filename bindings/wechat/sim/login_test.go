@@ -121,7 +121,7 @@ func TestLoginQRCodeExpires(t *testing.T) {
 	f := newFixture(t, Options{QRCodeTTL: time.Minute})
 	guid, _ := f.sim.Seed(Instance{})
 	f.ok(t, "/login/get_login_qrcode", map[string]any{"guid": guid})
-	f.clock.advance(time.Minute)
+	f.clock.Advance(time.Minute)
 	if st := f.ok(t, "/login/check_login_qrcode", map[string]any{"guid": guid}); num(st["status"]) != QRFailed || st["expired"] != true {
 		t.Errorf("expired QR code: %v", st)
 	}

@@ -35,7 +35,7 @@ func TestSay(t *testing.T) {
 	}
 	ev := normalized(t, f.recv.next(t))
 	if ev.Type != event.TypeMessage || ev.Message.Text != "ping" || ev.Message.From.ID != "wxid_bob" || ev.Message.Self ||
-		ev.Conversation.ID != "S:wxid_bob" || ev.Account != guid || ev.Time != f.clock.now().UnixMilli() {
+		ev.Conversation.ID != "S:wxid_bob" || ev.Account != guid || ev.Time != f.clock.Now().UnixMilli() {
 		t.Errorf("private message %+v %+v", ev, ev.Message)
 	}
 	if err := f.sim.Say(ctx, Incoming{GUID: guid, From: "wxid_dan", Room: "100@chatroom", Text: "@Alice hi", AtList: []string{"wxid_alice"}}); err != nil {

@@ -44,7 +44,7 @@ func TestSends(t *testing.T) {
 		}
 		s := sent[i]
 		if s.Kind != c.kind || s.Content != c.content || s.To != c.body["to_username"] || s.From != "wxid_alice" || s.GUID != guid ||
-			s.MsgID != num(got["msg_id"]) || !s.At.Equal(f.clock.now()) {
+			s.MsgID != num(got["msg_id"]) || !s.At.Equal(f.clock.Now()) {
 			t.Errorf("%s recorded %+v", c.path, s)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/bindings/internal/simkit"
 )
 
 func ctxFor(t *testing.T) context.Context {
@@ -142,17 +144,10 @@ func (r *receiver) next(t *testing.T) callbackBody {
 // dataOf is a callback's data object.
 func dataOf(b callbackBody) map[string]any { m, _ := b.Data.(map[string]any); return m }
 
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
+// newClock is a settable clock.
+func newClock() *simkit.ManualClock {
+	return simkit.NewManualClock(time.Date(2025, 7, 29, 10, 0, 0, 0, time.UTC))
 }
-
-func newClock() *clock { return &clock{now: time.Date(2025, 7, 29, 10, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *clock) advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
 // newSim builds a Sim posting to rcv (nil: no callbacks) and closes it
 // when the test ends.

@@ -277,7 +277,7 @@ func TestQRLogin(t *testing.T) {
 		clk := newClock()
 		s := newSim(t, rcv, Options{Clock: clk.Now, QRLifetime: time.Minute})
 		g, _ := qrLoginOf(t, s, rcv)
-		clk.advance(2 * time.Minute)
+		clk.Advance(2 * time.Minute)
 		if _, err := s.ScanQR(ctxFor(t), g, Scan{User: user}); !errors.Is(err, ErrQRExpired) {
 			t.Errorf("scan of an old code: %v", err)
 		}

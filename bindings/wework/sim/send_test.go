@@ -146,14 +146,14 @@ func TestSendInterval(t *testing.T) {
 	if a := send(in.GUID, "S:1688857160788209"); a.code() != 0 {
 		t.Fatalf("first send: %d", a.code())
 	}
-	clk.advance(DefaultSendInterval - time.Millisecond)
+	clk.Advance(DefaultSendInterval - time.Millisecond)
 	if a := send(in.GUID, "R:13102691282047519"); a.code() != CodeFrequency || !strings.Contains(a.Message, "frequency") {
 		t.Errorf("send 499 ms later: %d %q", a.code(), a.Message)
 	}
 	if a := send(other.GUID, "S:7881"); a.code() != 0 {
 		t.Errorf("another instance is paced on its own: %d", a.code())
 	}
-	clk.advance(time.Millisecond)
+	clk.Advance(time.Millisecond)
 	if a := send(in.GUID, "S:1688857160788209"); a.code() != 0 {
 		t.Errorf("send 500 ms later: %d", a.code())
 	}
