@@ -44,6 +44,24 @@ func (rx *receiver) seen() []string {
 	return append([]string(nil), rx.bodies...)
 }
 
+// blockingServer answers no request until the test ends or the client
+// gives up.
+func blockingServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() {
+		close(block)
+		srv.Close()
+	})
+	return srv
+}
+
 func TestPosterDeliver(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -147,15 +165,7 @@ func TestPosterRecordLimit(t *testing.T) {
 
 func TestPosterClose(t *testing.T) {
 	t.Parallel()
-	block := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-block:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(block)
+	srv := blockingServer(t)
 	p := NewPoster(Config{Timeout: 30 * time.Second, Backoff: time.Millisecond}, fillRec)
 	first := p.Enqueue(Item[rec]{URL: srv.URL, Label: "in flight"})
 	queued := p.Enqueue(Item[rec]{URL: srv.URL, Label: "queued"})
@@ -178,15 +188,7 @@ func TestPosterClose(t *testing.T) {
 
 func TestPosterWaitDeadline(t *testing.T) {
 	t.Parallel()
-	block := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-block:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(block)
+	srv := blockingServer(t)
 	p := NewPoster[rec](Config{Timeout: 30 * time.Second}, nil)
 	defer p.Close()
 	d := p.Enqueue(Item[rec]{URL: srv.URL, Label: "slow"})
