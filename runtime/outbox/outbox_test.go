@@ -571,7 +571,11 @@ func TestOrderPerConversation(t *testing.T) {
 		}
 		return w.reg.Invoke(ctx, c)
 	})
-	ob, err := Open(openDB(t, ""), Options{Next: next, Registry: w.reg, Backoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond})
+	// Failures fall on whichever lane makes the fifth call, so one entry
+	// can fail several times in a row: enough attempts that none is
+	// dead-lettered (this test is about order, not the attempt bound).
+	ob, err := Open(openDB(t, ""), Options{Next: next, Registry: w.reg, MaxAttempts: 1000,
+		Backoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,7 +601,7 @@ func TestOrderPerConversation(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := w.sim.WaitSent(ctx, len(convs)*each); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v; outbox %+v", err, mustStats(t, ob))
 	}
 	next2 := map[string]int{}
 	for _, s := range w.sim.Sent() {
