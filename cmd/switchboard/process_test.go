@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/bindings/quntool"
+	"github.com/switchboard-dev/switchboard/runtime/plugin"
 )
 
 // binary is the switchboard binary built once for the process tests.
@@ -556,5 +557,31 @@ func TestRunSimPlaysTheDemoAndAnswersTheUser(t *testing.T) {
 	}
 	if !strings.Contains(p.stderr.String(), "switchboard stopped") {
 		t.Fatalf("no clean stop logged:\n%s", p.stderr)
+	}
+}
+
+func TestNewWASMScaffoldsAPluginFolder(t *testing.T) {
+	dir := t.TempDir()
+	out, code := runOut(t, dir, "new", "wasm", "greeter")
+	if code != 0 || !strings.Contains(out, "make") {
+		t.Fatalf("new wasm: exit %d, %q", code, out)
+	}
+	for _, f := range []string{"main.go", "manifest.json", "go.mod", "Makefile", "README.md"} {
+		if _, err := os.Stat(filepath.Join(dir, "plugins", "greeter", f)); err != nil {
+			t.Errorf("scaffold lacks %s: %v", f, err)
+		}
+	}
+	m, err := os.ReadFile(filepath.Join(dir, "plugins", "greeter", "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plugin.ParseManifest(m); err != nil {
+		t.Errorf("the scaffold's manifest: %v", err)
+	}
+	if _, code := runOut(t, dir, "new", "wasm", "greeter"); code == 0 {
+		t.Error("a second scaffold over the first succeeded")
+	}
+	if _, code := runOut(t, dir, "new", "wasm", "../evil"); code == 0 {
+		t.Error("a bad name was accepted")
 	}
 }
