@@ -80,6 +80,9 @@ type Endpoint struct {
 	// AccountParam names the parameter that carries the account the call
 	// acts for (quntool "wxId", wework "guid"); used for limit keys.
 	AccountParam string
+	// AccountIn, when set, names an object parameter that carries
+	// AccountParam when the arguments do not (wechat.call's body).
+	AccountIn string
 	// Positional makes the JS function take its parameters positionally,
 	// in Params order, instead of as one object (wechat.call(path, body)).
 	Positional bool
@@ -115,7 +118,14 @@ func (e *Endpoint) Account(args map[string]any) string {
 	if e.AccountParam == "" {
 		return ""
 	}
-	v, _ := Arg(args, e.AccountParam)
+	v, ok := Arg(args, e.AccountParam)
+	if !ok && e.AccountIn != "" {
+		if in, _ := Arg(args, e.AccountIn); in != nil {
+			if m, isMap := in.(map[string]any); isMap {
+				v, _ = Arg(m, e.AccountParam)
+			}
+		}
+	}
 	return event.Str(map[string]any{"v": v}, "v")
 }
 

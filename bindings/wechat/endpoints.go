@@ -168,7 +168,7 @@ var Endpoints = ofVendor([]bindings.Endpoint{
 			req(callPathParam, bindings.String, `the endpoint's path, from the API root: "/room/get_chatroom_detail"`),
 			opt(callBodyParam, bindings.Object, `the JSON body: {"guid": "...", ...}`),
 		},
-		Positional: true, Result: "any"},
+		Positional: true, Result: "any", AccountIn: callBodyParam},
 })
 
 // ofVendor marks every endpoint as WeChat's.
