@@ -33,6 +33,29 @@ type HTTPClient struct {
 	Decode func(status int, body []byte) (json.RawMessage, error)
 }
 
+// ClientConfig is what a vendor client built on HTTPClient is configured
+// with.
+type ClientConfig struct {
+	// BaseURL is the API's root ("http://127.0.0.1:8081"); a trailing
+	// slash is ignored.
+	BaseURL string
+	// HTTP sends the requests; http.DefaultClient when nil.
+	HTTP *http.Client
+	// Timeout bounds one exchange when the context has no earlier deadline
+	// (the vendor's default when zero).
+	Timeout time.Duration
+}
+
+// NewHTTPClient returns an HTTPClient for vendor from c, with def as the
+// timeout when c sets none and decode for the vendor's answers.
+func (c ClientConfig) NewHTTPClient(vendor string, def time.Duration, decode func(status int, body []byte) (json.RawMessage, error)) *HTTPClient {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = def
+	}
+	return &HTTPClient{Vendor: vendor, BaseURL: strings.TrimRight(c.BaseURL, "/"), HTTP: c.HTTP, Timeout: timeout, Decode: decode}
+}
+
 // Do implements Client.
 func (c *HTTPClient) Do(ctx context.Context, ep *Endpoint, args map[string]any) (json.RawMessage, error) {
 	timeout := c.Timeout

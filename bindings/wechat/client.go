@@ -30,16 +30,9 @@ const CodeValidation = 422
 // holds for it.
 const CodeBlocked = bindings.CodeWechatBlocked
 
-// Config configures a Client.
-type Config struct {
-	// BaseURL is the API's root: "http://127.0.0.1:8081".
-	BaseURL string
-	// HTTP sends the requests; http.DefaultClient when nil.
-	HTTP *http.Client
-	// Timeout bounds one exchange when the context has no earlier deadline
-	// (DefaultTimeout when zero).
-	Timeout time.Duration
-}
+// Config configures a Client (the API's root is "http://127.0.0.1:8081"
+// by default in switchboard.yaml).
+type Config = bindings.ClientConfig
 
 // Client is WeChat's bindings.Client: it posts a call described by an
 // Endpoint as JSON, decodes the {code, message, data} envelope, and sends
@@ -53,17 +46,7 @@ var _ bindings.Client = (*Client)(nil)
 
 // NewClient returns a Client for cfg.
 func NewClient(cfg Config) *Client {
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	return &Client{http: &bindings.HTTPClient{
-		Vendor:  Name,
-		BaseURL: strings.TrimRight(cfg.BaseURL, "/"),
-		HTTP:    cfg.HTTP,
-		Timeout: timeout,
-		Decode:  decode,
-	}}
+	return &Client{http: cfg.NewHTTPClient(Name, DefaultTimeout, decode)}
 }
 
 // Do implements bindings.Client. It answers the vendor's data, or: a

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -28,16 +27,9 @@ var (
 	ErrNoConversation = errors.New("event has no conversation to reply in")
 )
 
-// Config configures a Client.
-type Config struct {
-	// BaseURL is the API's root: "http://127.0.0.1:8080".
-	BaseURL string
-	// HTTP sends the requests; http.DefaultClient when nil.
-	HTTP *http.Client
-	// Timeout bounds one exchange when the context has no earlier deadline
-	// (DefaultTimeout when zero).
-	Timeout time.Duration
-}
+// Config configures a Client (the API's root is "http://127.0.0.1:8080"
+// by default in switchboard.yaml).
+type Config = bindings.ClientConfig
 
 // Client is the vendor's bindings.Client: it sends a call described by an
 // Endpoint as JSON, decodes the {error_code, error_message, data} envelope
@@ -51,17 +43,7 @@ var _ bindings.Client = (*Client)(nil)
 
 // NewClient returns a Client for cfg.
 func NewClient(cfg Config) *Client {
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	return &Client{http: &bindings.HTTPClient{
-		Vendor:  Name,
-		BaseURL: strings.TrimRight(cfg.BaseURL, "/"),
-		HTTP:    cfg.HTTP,
-		Timeout: timeout,
-		Decode:  decode,
-	}}
+	return &Client{http: cfg.NewHTTPClient(Name, DefaultTimeout, decode)}
 }
 
 // Do implements bindings.Client. It answers the vendor's data, or:
