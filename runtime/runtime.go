@@ -126,26 +126,29 @@ func New(o Options) (*Runtime, error) {
 	if !o.InMemory {
 		cacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
 	}
-	if r.hosts, err = newHosts(cacheDir); err != nil {
-		vs.close()
+	// fail releases what New built so far.
+	fail := func(err error) (*Runtime, error) {
+		_ = r.closeStore()
 		return nil, err
+	}
+	if r.hosts, err = newHosts(cacheDir); err != nil {
+		return fail(err)
 	}
 	r.limiter, err = limits.New(limits.Options{
 		Registry: reg, Rules: limits.FromConfig(cfg.Limits), Logger: log.Named("limits"), Observer: r.metrics,
 	})
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	limited := r.limiter.Wrap(r.callCounter())
 	db, err := storage.Open(cfg.DataDir, storage.Options{InMemory: o.InMemory, Logger: log})
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	r.db = db
 	j, err := journal.Open(db, journal.Options{Logger: log})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open journal: %w", err)
+		return fail(fmt.Errorf("open journal: %w", err))
 	}
 	r.journal = j
 	r.kv = badgerkv.New(db)
@@ -153,8 +156,7 @@ func New(o Options) (*Runtime, error) {
 		Next: limited, Registry: reg, Logger: log.Named("outbox"), Observer: outboxMetrics{r.metrics},
 	}.WithConfig(cfg.Outbox))
 	if err != nil {
-		r.closeStore()
-		return nil, err
+		return fail(err)
 	}
 	r.calls = r.outbox
 	if p := cfg.Vendors.Msgserver.Poll; len(p.Targets) > 0 {
@@ -167,8 +169,7 @@ func New(o Options) (*Runtime, error) {
 			Appender: learningStore{j, r.limiter}, Cursor: poll.NewKVCursors(r.kv.Bucket(pollCursors)), Logger: log.Named("msgserver-poll"),
 		})
 		if err != nil {
-			r.closeStore()
-			return nil, fmt.Errorf("vendors.msgserver.poll: %w", err)
+			return fail(fmt.Errorf("vendors.msgserver.poll: %w", err))
 		}
 	}
 	r.disp = dispatch.New(journalAdapter{j}, dispatch.Options{Logger: log, Observer: r.metrics})
@@ -193,8 +194,7 @@ func New(o Options) (*Runtime, error) {
 		}
 		allow, err := receiver.ParseAllowList(vc.AllowIPs)
 		if err != nil {
-			r.closeStore()
-			return nil, fmt.Errorf("vendors.%s.allow_ips: %w", name, err)
+			return fail(fmt.Errorf("vendors.%s.allow_ips: %w", name, err))
 		}
 		vendors[name] = receiver.Vendor{Normalize: norm, Token: vc.CallbackToken, Allow: allow}
 	}
@@ -368,6 +368,8 @@ func (r *Runtime) Stop(ctx context.Context) error {
 	return r.stopErr
 }
 
+// closeStore closes, in order, whatever of the outbox, the plugin hosts,
+// the vendor clients, the journal and the store has been built.
 func (r *Runtime) closeStore() error {
 	var errs []error
 	if r.outbox != nil {
@@ -375,15 +377,23 @@ func (r *Runtime) closeStore() error {
 			errs = append(errs, fmt.Errorf("close outbox: %w", err))
 		}
 	}
-	if err := r.hosts.Close(); err != nil {
-		errs = append(errs, err)
+	if r.hosts != nil {
+		if err := r.hosts.Close(); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	r.vendors.close()
-	if err := r.journal.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("close journal: %w", err))
+	if r.vendors != nil {
+		r.vendors.close()
 	}
-	if err := r.db.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("close store: %w", err))
+	if r.journal != nil {
+		if err := r.journal.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close journal: %w", err))
+		}
+	}
+	if r.db != nil {
+		if err := r.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -21,11 +22,12 @@ import (
 	msgserversim "github.com/switchboard-dev/switchboard/bindings/msgserver/sim"
 	"github.com/switchboard-dev/switchboard/bindings/quntool"
 	quntoolsim "github.com/switchboard-dev/switchboard/bindings/quntool/sim"
-	weworksim "github.com/switchboard-dev/switchboard/bindings/wework/sim"
 	"github.com/switchboard-dev/switchboard/bindings/simulator"
+	weworksim "github.com/switchboard-dev/switchboard/bindings/wework/sim"
 	"github.com/switchboard-dev/switchboard/kv"
 	"github.com/switchboard-dev/switchboard/runtime/config"
 	"github.com/switchboard-dev/switchboard/runtime/plugin"
+	"github.com/switchboard-dev/switchboard/runtime/storage"
 )
 
 // harness is one runtime on a temporary data and scripts dir, with the
@@ -574,5 +576,38 @@ func TestEchoRepliesThroughWework(t *testing.T) {
 	sent := h.sims.Wework.Sent()
 	if len(sent) != 1 || sent[0].Content != "pong" || sent[0].GUID != guid || sent[0].ConversationID != "S:"+contact || sent[0].Kind != "text" {
 		t.Fatalf("sent %+v, want one pong to S:%s from %s", sent, contact, guid)
+	}
+}
+
+// TestNewFailsCleanly: a runtime that cannot be built says why and
+// releases what it had opened, so the next one can open the same store.
+func TestNewFailsCleanly(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.Vendors.Wework.AllowIPs = []string{"not-an-ip"}
+	if _, err := New(Options{Config: cfg}); err == nil || !strings.Contains(err.Error(), "vendors.wework.allow_ips") {
+		t.Fatalf("bad allow_ips: err = %v", err)
+	}
+	cfg.Vendors.Wework.AllowIPs = nil
+	first, err := New(Options{Config: cfg})
+	if err != nil {
+		t.Fatalf("the store was left open by the failed New: %v", err)
+	}
+	if _, err := New(Options{Config: cfg}); !errors.Is(err, storage.ErrLocked) {
+		t.Fatalf("second runtime on one data_dir: err = %v, want storage.ErrLocked", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := first.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, err := New(Options{Config: cfg})
+	if err != nil {
+		t.Fatalf("after Stop: %v", err)
+	}
+	if err := again.Stop(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
