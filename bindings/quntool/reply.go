@@ -2,7 +2,6 @@ package quntool
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/switchboard-dev/switchboard/bindings"
@@ -80,33 +79,7 @@ func Reply(ev *event.Event, content map[string]any) (bindings.Call, error) {
 
 // contentKey finds the one content key of content.
 func contentKey(content map[string]any) (string, error) {
-	var keys []string
-	for k := range content {
-		if slices.Contains(mentionKeys, k) {
-			continue
-		}
-		if _, ok := replyKinds[k]; !ok {
-			return "", argErr(k, "is not something quntool can reply with; use one of "+strings.Join(replyKeys(), ", "))
-		}
-		keys = append(keys, k)
-	}
-	switch len(keys) {
-	case 1:
-		return keys[0], nil
-	case 0:
-		return "", argErr("content", "is empty; give one of "+strings.Join(replyKeys(), ", "))
-	}
-	slices.Sort(keys)
-	return "", argErr("content", "has "+strings.Join(keys, " and ")+"; a reply sends one thing")
-}
-
-func replyKeys() []string {
-	keys := make([]string, 0, len(replyKinds))
-	for k := range replyKinds {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+	return bindings.ReplyContentKey(Name, content, replyKinds, mentionKeys)
 }
 
 func replyText(ev *event.Event, v any, content, args map[string]any) (string, error) {

@@ -97,24 +97,7 @@ func ReplyKinds() []string { return slices.Sorted(maps.Keys(replyKinds)) }
 
 // contentKey finds the one content key of content.
 func contentKey(content map[string]any) (string, error) {
-	var keys []string
-	for k := range content {
-		if slices.Contains(mentionKeys, k) {
-			continue
-		}
-		if _, ok := replyKinds[k]; !ok {
-			return "", replyErr(k, "is not something wechat can reply with; use one of "+strings.Join(ReplyKinds(), ", "))
-		}
-		keys = append(keys, k)
-	}
-	switch len(keys) {
-	case 1:
-		return keys[0], nil
-	case 0:
-		return "", replyErr("content", "is empty; give one of "+strings.Join(ReplyKinds(), ", "))
-	}
-	slices.Sort(keys)
-	return "", replyErr("content", "has "+strings.Join(keys, " and ")+"; a reply sends one thing")
+	return bindings.ReplyContentKey(Name, content, replyKinds, mentionKeys)
 }
 
 func replyText(ev *event.Event, v any, content, args map[string]any) (string, error) {
