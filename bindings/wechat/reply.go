@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -92,8 +90,6 @@ func Reply(ev *event.Event, content map[string]any) (bindings.Call, error) {
 	return bindings.Call{Vendor: Name, Method: method, Args: args}, nil
 }
 
-// ReplyKinds returns the content keys Reply accepts, sorted.
-func ReplyKinds() []string { return slices.Sorted(maps.Keys(replyKinds)) }
 
 // contentKey finds the one content key of content.
 func contentKey(content map[string]any) (string, error) {
