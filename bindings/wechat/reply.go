@@ -90,7 +90,6 @@ func Reply(ev *event.Event, content map[string]any) (bindings.Call, error) {
 	return bindings.Call{Vendor: Name, Method: method, Args: args}, nil
 }
 
-
 // contentKey finds the one content key of content.
 func contentKey(content map[string]any) (string, error) {
 	return bindings.ReplyContentKey(Name, content, replyKinds, mentionKeys)
