@@ -43,36 +43,39 @@ func asWasm(t testing.TB) string {
 
 func TestASExampleEcho(t *testing.T) {
 	t.Parallel()
-	manifest, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "wasm-as", "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	te := newTestEnv(t, "echo", asWasm(t), string(manifest), echoAllow)
-	h := load(t, newLoader(t, Options{}), te)
-	tests := []struct{ name, text, want string }{
-		{"ping gets pong", "ping", "pong"},
-		{"text is echoed trimmed", " hi  ", "echo: hi"},
-		{"quotes and newlines survive", "say \"hi\"\nbye", "echo: say \"hi\"\nbye"},
-		{"unicode survives", "你好 👋", "echo: 你好 👋"},
-	}
-	for i, tc := range tests {
-		if err := h.Handle(ctxT(t), textEvent(fmt.Sprint("e", i), "S:wxid_alice", tc.text)); err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
+	forEngines(t, "", func(t *testing.T, eng engine) {
+		t.Parallel()
+		manifest, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "wasm-as", "manifest.json"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		calls := te.inv.Calls()
-		if len(calls) != i+1 || calls[i].Method != "msg.text" || calls[i].Args["content"] != tc.want {
-			t.Fatalf("%s: calls %+v, want reply %q", tc.name, calls, tc.want)
+		te := newTestEnv(t, "echo", asWasm(t), string(manifest), echoAllow)
+		h := load(t, newLoader(t, Options{engine: eng}), te)
+		tests := []struct{ name, text, want string }{
+			{"ping gets pong", "ping", "pong"},
+			{"text is echoed trimmed", " hi  ", "echo: hi"},
+			{"quotes and newlines survive", "say \"hi\"\nbye", "echo: say \"hi\"\nbye"},
+			{"unicode survives", "你好 👋", "echo: 你好 👋"},
 		}
-	}
-	if n, err := te.kv.Get("replies"); err != nil || string(n) != fmt.Sprint(len(tests)) {
-		t.Errorf("kv replies = %s (%v), want %d", n, err, len(tests))
-	}
-	if logs := te.logs.String(); !strings.Contains(logs, `"@message":"replied"`) || !strings.Contains(logs, `"n":4`) {
-		t.Errorf("log has no replied line with n=4:\n%s", logs)
-	}
-	self := textEvent("self", "S:wxid_alice", "ping")
-	self.Message.Self = true
-	if err := h.Handle(ctxT(t), self); err != nil || len(te.inv.Calls()) != len(tests) {
-		t.Errorf("own message: err %v, %d calls; want no reply", err, len(te.inv.Calls()))
-	}
+		for i, tc := range tests {
+			if err := h.Handle(ctxT(t), textEvent(fmt.Sprint("e", i), "S:wxid_alice", tc.text)); err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			calls := te.inv.Calls()
+			if len(calls) != i+1 || calls[i].Method != "msg.text" || calls[i].Args["content"] != tc.want {
+				t.Fatalf("%s: calls %+v, want reply %q", tc.name, calls, tc.want)
+			}
+		}
+		if n, err := te.kv.Get("replies"); err != nil || string(n) != fmt.Sprint(len(tests)) {
+			t.Errorf("kv replies = %s (%v), want %d", n, err, len(tests))
+		}
+		if logs := te.logs.String(); !strings.Contains(logs, `"@message":"replied"`) || !strings.Contains(logs, `"n":4`) {
+			t.Errorf("log has no replied line with n=4:\n%s", logs)
+		}
+		self := textEvent("self", "S:wxid_alice", "ping")
+		self.Message.Self = true
+		if err := h.Handle(ctxT(t), self); err != nil || len(te.inv.Calls()) != len(tests) {
+			t.Errorf("own message: err %v, %d calls; want no reply", err, len(te.inv.Calls()))
+		}
+	})
 }

@@ -29,28 +29,32 @@ func benchEnv(b *testing.B, te *testEnv) plugin.Env {
 }
 
 // BenchmarkEcho is the per-event cost of the echo logic (reply, KV
-// counter, log line) as the Go WASM example, the AssemblyScript example
-// and scripts/echo.js under jshost, serially and from parallel
-// goroutines (distinct conversations).
+// counter, log line) as the Go WASM example and the AssemblyScript
+// example on each engine, and as scripts/echo.js under jshost, serially
+// and from parallel goroutines (distinct conversations).
 func BenchmarkEcho(b *testing.B) {
 	root := repoRoot(b)
-	wasmLoader := newLoader(b, Options{CacheDir: b.TempDir()})
-	hosts := []struct {
+	cache := b.TempDir()
+	type host struct {
 		name  string
 		entry string
 		load  func(env plugin.Env) (plugin.Handler, error)
-	}{
-		{"wasm-go", goWasm(b, "examples/wasm-go"), func(env plugin.Env) (plugin.Handler, error) {
-			return wasmLoader.Load(context.Background(), env)
-		}},
-		{"wasm-as", asWasm(b), func(env plugin.Env) (plugin.Handler, error) {
-			return wasmLoader.Load(context.Background(), env)
-		}},
+	}
+	var hosts []host
+	for _, g := range []struct{ name, entry string }{{"wasm-go", goWasm(b, "examples/wasm-go")}, {"wasm-as", asWasm(b)}} {
+		for _, e := range testEngines {
+			l := newLoader(b, Options{CacheDir: cache, engine: e.eng})
+			hosts = append(hosts, host{g.name + "/" + e.name, g.entry, func(env plugin.Env) (plugin.Handler, error) {
+				return l.Load(context.Background(), env)
+			}})
+		}
+	}
+	hosts = append(hosts, []host{
 		{"js", filepath.Join(root, "scripts", "echo.js"), func(env plugin.Env) (plugin.Handler, error) {
 			env.Spec.Kind, env.Spec.Entry = plugin.JS, filepath.Join(root, "scripts", "echo.js")
 			return jshost.New(jshost.Options{}).Load(context.Background(), env)
 		}},
-	}
+	}...)
 	for _, hc := range hosts {
 		setup := func(b *testing.B) plugin.Handler {
 			te := newTestEnv(b, "echo", hc.entry, echoManifest(b), echoAllow)

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	extism "github.com/extism/go-sdk"
+	"github.com/hashicorp/go-hclog"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
@@ -28,6 +29,7 @@ type compileConfig struct {
 	funcs    []hostFunc
 	cache    wazero.CompilationCache // nil: no disk cache
 	config   map[string]string       // what the guest reads with config_get
+	log      hclog.Logger            // where the kernel's log functions write; nil: nowhere
 }
 
 // compiledModule is one compiled version; instances of it are independent.
@@ -62,7 +64,9 @@ type hostFunc struct {
 	fn   func(ctx context.Context, in []byte) ([]byte, error)
 }
 
-// extismEngine is the engine on the Extism go-sdk (wazero underneath).
+// extismEngine is the engine on the Extism go-sdk (wazero underneath):
+// the reference the native engine is tested against. The kernel's log
+// functions go to the go-sdk's own log, not to cfg.log.
 type extismEngine struct{}
 
 func (extismEngine) compile(ctx context.Context, wasm []byte, cfg compileConfig) (compiledModule, error) {

@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// BenchmarkFloor is the cost of the ABI itself: a module whose `handle`
-// returns at once, and a Go guest that only decodes the event.
+// BenchmarkFloor is the cost of the ABI itself, on each engine: a module
+// whose `handle` returns at once, and a Go guest that only decodes the
+// event.
 func BenchmarkFloor(b *testing.B) {
-	l := newLoader(b, Options{})
 	for _, g := range []struct {
 		name string
 		wasm func(testing.TB) string
@@ -16,7 +16,8 @@ func BenchmarkFloor(b *testing.B) {
 		{"wat-noop", func(t testing.TB) string { return wat(t, "noop") }},
 		{"go-noop", func(t testing.TB) string { return goWasm(t, "runtime/wasmhost/testdata/gonoop") }},
 	} {
-		b.Run(g.name, func(b *testing.B) {
+		forEngines(b, g.name, func(b *testing.B, eng engine) {
+			l := newLoader(b, Options{engine: eng})
 			te := newTestEnv(b, "floor", g.wasm(b), "", []string{"*"})
 			h, err := l.Load(context.Background(), benchEnv(b, te))
 			if err != nil {

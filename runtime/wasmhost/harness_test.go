@@ -268,3 +268,22 @@ func ctxT(t testing.TB) context.Context {
 
 // echoAllow is what switchboard.yaml allows the echo example in tests.
 var echoAllow = []string{"kv", "quntool.msg.*"}
+
+// testEngines are the engines the suites run on: the native kernel (the
+// default) and the Extism go-sdk, the reference it must agree with.
+var testEngines = []struct {
+	name string
+	eng  engine
+}{{"native", nativeEngine{}}, {"go-sdk", extismEngine{}}}
+
+// forEngines runs f as a subtest (or sub-benchmark) per engine, named
+// prefix/engine, or engine alone when prefix is "".
+func forEngines[T interface{ Run(string, func(T)) bool }](t T, prefix string, f func(t T, eng engine)) {
+	for _, e := range testEngines {
+		name := e.name
+		if prefix != "" {
+			name = prefix + "/" + e.name
+		}
+		t.Run(name, func(t T) { f(t, e.eng) })
+	}
+}

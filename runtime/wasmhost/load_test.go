@@ -50,43 +50,46 @@ func TestModuleImports(t *testing.T) {
 
 func TestLoadErrors(t *testing.T) {
 	t.Parallel()
-	l := newLoader(t, Options{MaxModuleBytes: 1 << 20})
-	dir := t.TempDir()
-	write := func(name string, data []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
+	forEngines(t, "", func(t *testing.T, eng engine) {
+		t.Parallel()
+		l := newLoader(t, Options{engine: eng, MaxModuleBytes: 1 << 20})
+		dir := t.TempDir()
+		write := func(name string, data []byte) string {
+			p := filepath.Join(dir, name)
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return p
 		}
-		return p
-	}
-	spec := func(entry string, kind plugin.Kind) *plugin.Spec {
-		return &plugin.Spec{Source: plugin.Source{Name: "p", Kind: kind, Entry: entry}, Events: []string{"*"}, Accounts: []string{"*"}}
-	}
-	tests := []struct {
-		name string
-		env  plugin.Env
-		want string
-	}{
-		{"no spec", plugin.Env{}, "no spec"},
-		{"wrong kind", plugin.Env{Spec: spec(write("p.js", []byte("1")), plugin.JS)}, "cannot load a js plugin"},
-		{"missing file", plugin.Env{Spec: spec(filepath.Join(dir, "none.wasm"), plugin.WASM)}, "no such file"},
-		{"not wasm", plugin.Env{Spec: spec(write("text.wasm", []byte("hello")), plugin.WASM)}, "not a WebAssembly binary module"},
-		{"too large", plugin.Env{Spec: spec(write("big.wasm", make([]byte, 2<<20)), plugin.WASM)}, "over the 1048576-byte limit"},
-		{"invalid body", plugin.Env{Spec: spec(write("bad.wasm", []byte("\x00asm\x01\x00\x00\x00\x0a\x02\x01\x00")), plugin.WASM)}, "compile"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			h, err := l.Load(ctxT(t), tc.env)
-			if err == nil {
-				_ = h.Close()
-				t.Fatal("loaded")
-			}
-			var le *plugin.LoadError
-			if !errors.As(err, &le) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("err = %v, want a *plugin.LoadError mentioning %q", err, tc.want)
-			}
-		})
-	}
+		spec := func(entry string, kind plugin.Kind) *plugin.Spec {
+			return &plugin.Spec{Source: plugin.Source{Name: "p", Kind: kind, Entry: entry}, Events: []string{"*"}, Accounts: []string{"*"}}
+		}
+		tests := []struct {
+			name string
+			env  plugin.Env
+			want string
+		}{
+			{"no spec", plugin.Env{}, "no spec"},
+			{"wrong kind", plugin.Env{Spec: spec(write("p.js", []byte("1")), plugin.JS)}, "cannot load a js plugin"},
+			{"missing file", plugin.Env{Spec: spec(filepath.Join(dir, "none.wasm"), plugin.WASM)}, "no such file"},
+			{"not wasm", plugin.Env{Spec: spec(write("text.wasm", []byte("hello")), plugin.WASM)}, "not a WebAssembly binary module"},
+			{"too large", plugin.Env{Spec: spec(write("big.wasm", make([]byte, 2<<20)), plugin.WASM)}, "over the 1048576-byte limit"},
+			{"invalid body", plugin.Env{Spec: spec(write("bad.wasm", []byte("\x00asm\x01\x00\x00\x00\x0a\x02\x01\x00")), plugin.WASM)}, "compile"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				h, err := l.Load(ctxT(t), tc.env)
+				if err == nil {
+					_ = h.Close()
+					t.Fatal("loaded")
+				}
+				var le *plugin.LoadError
+				if !errors.As(err, &le) || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("err = %v, want a *plugin.LoadError mentioning %q", err, tc.want)
+				}
+			})
+		}
+	})
 }
 
 func TestNewCacheDirError(t *testing.T) {
@@ -102,114 +105,123 @@ func TestNewCacheDirError(t *testing.T) {
 
 func TestCompilationCacheOnDisk(t *testing.T) {
 	t.Parallel()
-	cache := t.TempDir()
-	wasm := goWasm(t, "examples/wasm-go")
-	for i := 0; i < 2; i++ {
-		l, err := New(Options{CacheDir: cache})
-		if err != nil {
-			t.Fatal(err)
+	forEngines(t, "", func(t *testing.T, eng engine) {
+		t.Parallel()
+		cache := t.TempDir()
+		wasm := goWasm(t, "examples/wasm-go")
+		for i := 0; i < 2; i++ {
+			l, err := New(Options{engine: eng, CacheDir: cache})
+			if err != nil {
+				t.Fatal(err)
+			}
+			te := newTestEnv(t, "echo", wasm, echoManifest(t), echoAllow)
+			h, err := l.Load(ctxT(t), te.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Handle(ctxT(t), textEvent("e", "S:wxid_alice", "ping")); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
 		}
-		te := newTestEnv(t, "echo", wasm, echoManifest(t), echoAllow)
-		h, err := l.Load(ctxT(t), te.env)
-		if err != nil {
-			t.Fatal(err)
+		var files int
+		_ = filepath.WalkDir(cache, func(_ string, d os.DirEntry, _ error) error {
+			if d != nil && !d.IsDir() {
+				files++
+			}
+			return nil
+		})
+		if files == 0 {
+			t.Errorf("nothing was written to the compilation cache %s", cache)
 		}
-		if err := h.Handle(ctxT(t), textEvent("e", "S:wxid_alice", "ping")); err != nil {
-			t.Fatal(err)
-		}
-		if err := h.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if err := l.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var files int
-	_ = filepath.WalkDir(cache, func(_ string, d os.DirEntry, _ error) error {
-		if d != nil && !d.IsDir() {
-			files++
-		}
-		return nil
 	})
-	if files == 0 {
-		t.Errorf("nothing was written to the compilation cache %s", cache)
-	}
 }
 
 func TestConcurrentEventsUseSeparateInstances(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, "echo", goWasm(t, "examples/wasm-go"), echoManifest(t), echoAllow)
-	h := load(t, newLoader(t, Options{MaxIdle: 2}), te)
-	const n = 24
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- h.Handle(ctxT(t), textEvent(fmt.Sprint("e", i), fmt.Sprintf("R:room%d", i), fmt.Sprint("msg ", i)))
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	forEngines(t, "", func(t *testing.T, eng engine) {
+		t.Parallel()
+		te := newTestEnv(t, "echo", goWasm(t, "examples/wasm-go"), echoManifest(t), echoAllow)
+		h := load(t, newLoader(t, Options{engine: eng, MaxIdle: 2}), te)
+		const n = 24
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- h.Handle(ctxT(t), textEvent(fmt.Sprint("e", i), fmt.Sprintf("R:room%d", i), fmt.Sprint("msg ", i)))
+			}()
 		}
-	}
-	seen := map[string]bool{}
-	for _, c := range te.inv.Calls() {
-		seen[c.Args["content"].(string)+"|"+c.Args["conversationId"].(string)] = true
-	}
-	for i := 0; i < n; i++ {
-		if !seen[fmt.Sprintf("echo: msg %d|R:room%d", i, i)] {
-			t.Errorf("event %d got no reply of its own: %v", i, te.inv.Calls())
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if v, err := te.kv.Get("replies"); err != nil || string(v) != fmt.Sprint(n) {
-		t.Errorf("replies = %s, %v; want %d", v, err, n)
-	}
+		seen := map[string]bool{}
+		for _, c := range te.inv.Calls() {
+			seen[c.Args["content"].(string)+"|"+c.Args["conversationId"].(string)] = true
+		}
+		for i := 0; i < n; i++ {
+			if !seen[fmt.Sprintf("echo: msg %d|R:room%d", i, i)] {
+				t.Errorf("event %d got no reply of its own: %v", i, te.inv.Calls())
+			}
+		}
+		if v, err := te.kv.Get("replies"); err != nil || string(v) != fmt.Sprint(n) {
+			t.Errorf("replies = %s, %v; want %d", v, err, n)
+		}
+	})
 }
 
 func TestWantsAndClose(t *testing.T) {
 	t.Parallel()
-	manifest := `{"events":["message.text","room.*"],"accounts":["wxid_bot"],"permissions":["kv","quntool.msg.*"]}`
-	te := newTestEnv(t, "echo", goWasm(t, "examples/wasm-go"), manifest, echoAllow)
-	l := newLoader(t, Options{})
-	h, err := l.Load(ctxT(t), te.env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other := textEvent("o", "S:x", "hi")
-	other.Account = "wxid_other"
-	room := textEvent("r", "R:1", "")
-	room.Type, room.Message = "room.joined", nil
-	image := textEvent("i", "S:x", "")
-	image.Message.Kind = "image"
-	tests := []struct {
-		name string
-		ev   *event.Event
-		want bool
-	}{
-		{"text", textEvent("t", "S:x", "hi"), true},
-		{"room pattern", room, true},
-		{"kind not subscribed", image, false},
-		{"other account", other, false},
-	}
-	for _, tc := range tests {
-		if got := h.Wants(tc.ev); got != tc.want {
-			t.Errorf("%s: Wants = %v, want %v", tc.name, got, tc.want)
+	forEngines(t, "", func(t *testing.T, eng engine) {
+		t.Parallel()
+		manifest := `{"events":["message.text","room.*"],"accounts":["wxid_bot"],"permissions":["kv","quntool.msg.*"]}`
+		te := newTestEnv(t, "echo", goWasm(t, "examples/wasm-go"), manifest, echoAllow)
+		l := newLoader(t, Options{engine: eng})
+		h, err := l.Load(ctxT(t), te.env)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if err := h.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-	if err := h.Handle(context.Background(), textEvent("late", "S:x", "hi")); !errors.Is(err, plugin.ErrClosed) {
-		t.Errorf("Handle after Close = %v, want plugin.ErrClosed", err)
-	}
+		other := textEvent("o", "S:x", "hi")
+		other.Account = "wxid_other"
+		room := textEvent("r", "R:1", "")
+		room.Type, room.Message = "room.joined", nil
+		image := textEvent("i", "S:x", "")
+		image.Message.Kind = "image"
+		tests := []struct {
+			name string
+			ev   *event.Event
+			want bool
+		}{
+			{"text", textEvent("t", "S:x", "hi"), true},
+			{"room pattern", room, true},
+			{"kind not subscribed", image, false},
+			{"other account", other, false},
+		}
+		for _, tc := range tests {
+			if got := h.Wants(tc.ev); got != tc.want {
+				t.Errorf("%s: Wants = %v, want %v", tc.name, got, tc.want)
+			}
+		}
+		if err := h.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+		if err := h.Handle(context.Background(), textEvent("late", "S:x", "hi")); !errors.Is(err, plugin.ErrClosed) {
+			t.Errorf("Handle after Close = %v, want plugin.ErrClosed", err)
+		}
+	})
 }
 
 func TestParseOutput(t *testing.T) {

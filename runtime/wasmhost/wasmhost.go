@@ -83,6 +83,10 @@ type Options struct {
 	// 0: GOMAXPROCS. Concurrent events beyond it get fresh instances that
 	// are closed afterwards.
 	MaxIdle int
+
+	// engine runs the modules; nil: nativeEngine. Tests set it to run
+	// their suites on the Extism go-sdk too.
+	engine engine
 }
 
 // Loader loads WASM plugin versions. Safe for concurrent use; Close it
@@ -106,7 +110,10 @@ func New(o Options) (*Loader, error) {
 	if o.MaxIdle <= 0 {
 		o.MaxIdle = runtime.GOMAXPROCS(0)
 	}
-	l := &Loader{opts: o, eng: extismEngine{}}
+	l := &Loader{opts: o, eng: o.engine}
+	if l.eng == nil {
+		l.eng = nativeEngine{}
+	}
 	if o.CacheDir != "" {
 		if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("wasmhost: compilation cache: %w", err)
@@ -162,7 +169,7 @@ func (l *Loader) Load(ctx context.Context, env plugin.Env) (plugin.Handler, erro
 		memMB = plugin.DefaultMemoryMB
 	}
 	cm, err := l.eng.compile(lctx, wasm, compileConfig{
-		maxPages: uint32(memMB) * 16, funcs: funcs, cache: l.cache, config: configStrings(spec.Config)})
+		maxPages: uint32(memMB) * 16, funcs: funcs, cache: l.cache, config: configStrings(spec.Config), log: h.log})
 	if err != nil {
 		return nil, fail(fmt.Errorf("compile: %w", err))
 	}
@@ -273,14 +280,14 @@ func checkImports(wasm []byte, linked []hostFunc, needs map[string]string) error
 			}
 			return &ImportError{Module: imp.module, Name: imp.name, Err: ErrUnknownImport,
 				Reason: "host functions are " + strings.Join(sortedKeys(needs), ", ")}
-		case "extism:host/env":
+		case envNamespace:
 			if why, denied := envDenied[imp.name]; denied {
 				return &ImportError{Module: imp.module, Name: imp.name, Err: ErrNotGranted, Reason: why}
 			}
 		case "wasi_snapshot_preview1":
 		default:
 			return &ImportError{Module: imp.module, Name: imp.name, Err: ErrUnknownImport,
-				Reason: "modules may import " + pdk.HostNamespace + ", extism:host/env and wasi_snapshot_preview1"}
+				Reason: "modules may import " + pdk.HostNamespace + ", " + envNamespace + " and wasi_snapshot_preview1"}
 		}
 	}
 	return nil
