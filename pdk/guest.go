@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unsafe"
 
 	extism "github.com/extism/go-pdk"
 )
@@ -67,7 +68,13 @@ func Run(fn Handler) int32 {
 }
 
 // ReadEvent decodes the event handed to `handle`.
-func ReadEvent() (*Event, error) { return DecodeEvent(extism.Input()) }
+func ReadEvent() (*Event, error) { return ownScanner(readInput()).event() }
+
+// ownScanner scans b, which nothing else holds or changes: its strings
+// share b's memory instead of a copy.
+func ownScanner(b []byte) *scanner {
+	return &scanner{b: b, s: unsafe.String(unsafe.SliceData(b), len(b))}
+}
 
 // Config returns the plugin's setting key (manifest config overridden by
 // switchboard.yaml): strings as they are, other values as JSON text.
@@ -77,24 +84,27 @@ func Config(key string) (string, bool) { return extism.GetConfig(key) }
 // are padded with spaces to whole 8-byte words, which the kernel copies
 // fastest. Blocks are not freed one by one: the host frees every block
 // when the event ends.
-func roundTrip(fn func(uint64) uint64, req []byte) (map[string]json.RawMessage, error) {
-	for len(req)%8 != 0 {
-		req = append(req, ' ')
+func roundTrip(fn func(uint64) uint64, req []byte) (answerFields, error) {
+	return ownScanner(readBlock(fn(writeBlock(padWords(req))))).answer()
+}
+
+// padWords pads b with spaces to whole 8-byte words.
+func padWords(b []byte) []byte {
+	for len(b)%8 != 0 {
+		b = append(b, ' ')
 	}
-	in := extism.AllocateBytes(req)
-	out := extism.FindMemory(fn(in.Offset()))
-	return decodeAnswer(out.ReadBytes())
+	return b
 }
 
 // resultData is the data of a Call or Reply answer, or its error.
-func resultData(fields map[string]json.RawMessage, err error) (json.RawMessage, error) {
+func resultData(fields answerFields, err error) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
 	if e := answerError(fields); e != nil {
 		return nil, e
 	}
-	return fields["data"], nil
+	return fields.value("data"), nil
 }
 
 // Call makes a binding call, binding "quntool" and method "msg.text" for
@@ -132,7 +142,7 @@ func ReplyWith(content map[string]any) error {
 }
 
 // kvCall sends one KV request and returns the answer's fields.
-func kvCall(fn func(uint64) uint64, req []byte) (map[string]json.RawMessage, error) {
+func kvCall(fn func(uint64) uint64, req []byte) (answerFields, error) {
 	fields, err := roundTrip(fn, req)
 	if err != nil {
 		return nil, err
@@ -156,10 +166,10 @@ func Get(key string, v any) error {
 	if err != nil {
 		return err
 	}
-	if string(fields["found"]) != "true" {
+	if string(fields.value("found")) != "true" {
 		return ErrNotFound
 	}
-	if err := json.Unmarshal(fields["value"], v); err != nil {
+	if err := json.Unmarshal(fields.value("value"), v); err != nil {
 		return fmt.Errorf("kv get %q: %w", key, err)
 	}
 	return nil
@@ -197,8 +207,8 @@ func Incr(key string, by int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := strconv.ParseInt(string(fields["n"]), 10, 64)
-	if err != nil && len(fields["n"]) > 0 {
+	n, err := strconv.ParseInt(string(fields.value("n")), 10, 64)
+	if err != nil && len(fields.value("n")) > 0 {
 		return 0, fmt.Errorf("kv incr %q: bad answer: %w", key, err)
 	}
 	return n, nil
@@ -217,13 +227,13 @@ func List(prefix string, limit int, cursor string) ([]KVItem, string, error) {
 		return nil, "", err
 	}
 	var items []KVItem
-	if raw, ok := fields["items"]; ok {
+	if raw, ok := fields.get("items"); ok {
 		if err := json.Unmarshal(raw, &items); err != nil {
 			return nil, "", fmt.Errorf("kv list: bad answer: %w", err)
 		}
 	}
 	var next string
-	if raw, ok := fields["cursor"]; ok {
+	if raw, ok := fields.get("cursor"); ok {
 		if err := json.Unmarshal(raw, &next); err != nil {
 			return nil, "", fmt.Errorf("kv list: bad answer: %w", err)
 		}
@@ -246,10 +256,5 @@ func Log(level, msg string, fields map[string]any) {
 		}
 		req = withFields
 	}
-	req = append(req, '}')
-	for len(req)%8 != 0 {
-		req = append(req, ' ')
-	}
-	mem := extism.AllocateBytes(req)
-	hostLog(mem.Offset())
+	hostLog(writeBlock(padWords(append(req, '}'))))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"sort"
 	"strconv"
 	"unicode/utf16"
@@ -21,12 +22,24 @@ import (
 // errSyntax is malformed JSON.
 var errSyntax = errors.New("invalid JSON")
 
-// scanner walks one JSON document. The first error sticks.
+// Inside a WASM guest whose host can stop it, every loop iteration and
+// every function call that is not inlined costs a check of its own, and
+// every allocation a few dozen: the scanner reads strings eight bytes per
+// iteration, returns strings that share the document's memory, and walks
+// objects without callbacks.
+
+// scanner walks one JSON document, b, also seen as the string s (the same
+// bytes): strings without escapes are slices of s, raw values slices of
+// b. The first error sticks.
 type scanner struct {
 	b   []byte
+	s   string
 	i   int
 	err error
 }
+
+// newScanner scans a copy of b as a string; raw values still share b.
+func newScanner(b []byte) *scanner { return &scanner{b: b, s: string(b)} }
 
 func (s *scanner) fail(what string) {
 	if s.err == nil {
@@ -34,24 +47,24 @@ func (s *scanner) fail(what string) {
 	}
 }
 
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
+// peek returns the next non-space byte, 0 at the end.
+func (s *scanner) peek() byte {
+	if s.i < len(s.s) && s.s[s.i] > ' ' {
+		return s.s[s.i]
+	}
+	return s.peekSlow()
+}
+
+func (s *scanner) peekSlow() byte {
+	for s.i < len(s.s) {
+		switch s.s[s.i] {
 		case ' ', '\t', '\n', '\r':
 			s.i++
 		default:
-			return
+			return s.s[s.i]
 		}
 	}
-}
-
-// peek returns the next non-space byte, 0 at the end.
-func (s *scanner) peek() byte {
-	s.ws()
-	if s.i >= len(s.b) {
-		return 0
-	}
-	return s.b[s.i]
+	return 0
 }
 
 func (s *scanner) expect(c byte) bool {
@@ -64,43 +77,73 @@ func (s *scanner) expect(c byte) bool {
 }
 
 func (s *scanner) literal(lit string) {
-	if len(s.b)-s.i < len(lit) || string(s.b[s.i:s.i+len(lit)]) != lit {
+	if len(s.s)-s.i < len(lit) || s.s[s.i:s.i+len(lit)] != lit {
 		s.fail("expected " + lit)
 		return
 	}
 	s.i += len(lit)
 }
 
-// object calls field for every key of an object (null is no object); field
-// must consume the value.
-func (s *scanner) object(field func(key string)) {
-	if s.peek() == 'n' {
-		s.literal("null")
-		return
+// null consumes a null and reports whether there was one.
+func (s *scanner) null() bool {
+	if s.peek() != 'n' {
+		return false
 	}
-	if !s.expect('{') {
-		return
+	s.literal("null")
+	return true
+}
+
+// first starts an object (null is no object) and returns its first key;
+// false when it has none or on an error. With next, it walks an object:
+//
+//	for k, ok := s.first(); ok; k, ok = s.next() { /* consume the value of k */ }
+func (s *scanner) first() (string, bool) {
+	if s.null() || !s.expect('{') {
+		return "", false
 	}
 	if s.peek() == '}' {
 		s.i++
-		return
+		return "", false
 	}
-	for s.err == nil {
-		key := s.str()
-		if !s.expect(':') {
-			return
-		}
-		field(key)
-		switch s.peek() {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return
-		default:
-			s.fail("expected , or }")
-		}
+	return s.key()
+}
+
+// next moves past the value just consumed to the next key; false at the
+// end of the object or on an error.
+func (s *scanner) next() (string, bool) {
+	switch s.peek() {
+	case ',':
+		s.i++
+		return s.key()
+	case '}':
+		s.i++
+	default:
+		s.fail("expected , or }")
 	}
+	return "", false
+}
+
+// key reads a key and its colon.
+func (s *scanner) key() (string, bool) {
+	k := s.str()
+	return k, s.expect(':') && s.err == nil
+}
+
+// Masks for testing eight bytes at once.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// specials marks (in the high bit of its byte) the first of the 8 bytes
+// at i that is a quote, a backslash or a control character; bytes after
+// it may be marked too. 0: none is.
+func specials(s string, i int) uint64 {
+	_ = s[i+7]
+	x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	q, bs := x^(ones*'"'), x^(ones*'\\')
+	return ((x-ones*0x20)&^x | (q-ones)&^q | (bs-ones)&^bs) & highs
 }
 
 // str reads a string, decoding escapes.
@@ -109,10 +152,18 @@ func (s *scanner) str() string {
 		return ""
 	}
 	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
+	for s.i+8 <= len(s.s) {
+		m := specials(s.s, s.i)
+		if m != 0 {
+			s.i += bits.TrailingZeros64(m) >> 3
+			break
+		}
+		s.i += 8
+	}
+	for s.i < len(s.s) {
+		c := s.s[s.i]
 		if c == '"' {
-			v := string(s.b[start:s.i])
+			v := s.s[start:s.i]
 			s.i++
 			return v
 		}
@@ -131,9 +182,9 @@ func (s *scanner) str() string {
 
 // strSlow finishes a string holding escapes, from its first byte at start.
 func (s *scanner) strSlow(start int) string {
-	out := append([]byte(nil), s.b[start:s.i]...)
-	for s.i < len(s.b) {
-		c := s.b[s.i]
+	out := append([]byte(nil), s.s[start:s.i]...)
+	for s.i < len(s.s) {
+		c := s.s[s.i]
 		switch {
 		case c == '"':
 			s.i++
@@ -146,10 +197,10 @@ func (s *scanner) strSlow(start int) string {
 			s.i++
 			continue
 		}
-		if s.i+1 >= len(s.b) {
+		if s.i+1 >= len(s.s) {
 			break
 		}
-		e := s.b[s.i+1]
+		e := s.s[s.i+1]
 		s.i += 2
 		switch e {
 		case '"', '\\', '/':
@@ -168,7 +219,7 @@ func (s *scanner) strSlow(start int) string {
 			r := s.hex4()
 			if utf16.IsSurrogate(r) {
 				r2 := rune(-1)
-				if s.i+1 < len(s.b) && s.b[s.i] == '\\' && s.b[s.i+1] == 'u' {
+				if s.i+1 < len(s.s) && s.s[s.i] == '\\' && s.s[s.i+1] == 'u' {
 					s.i += 2
 					r2 = s.hex4()
 				}
@@ -185,11 +236,11 @@ func (s *scanner) strSlow(start int) string {
 }
 
 func (s *scanner) hex4() rune {
-	if len(s.b)-s.i < 4 {
+	if len(s.s)-s.i < 4 {
 		s.fail("short \\u escape")
 		return utf8.RuneError
 	}
-	n, err := strconv.ParseUint(string(s.b[s.i:s.i+4]), 16, 32)
+	n, err := strconv.ParseUint(s.s[s.i:s.i+4], 16, 32)
 	if err != nil {
 		s.fail("bad \\u escape")
 		return utf8.RuneError
@@ -200,13 +251,14 @@ func (s *scanner) hex4() rune {
 
 // skip consumes any value and returns its bytes.
 func (s *scanner) skip() json.RawMessage {
+	c := s.peek()
 	start := s.i
-	switch s.peek() {
+	switch c {
 	case '{':
-		start = s.i
-		s.object(func(string) { s.skip() })
+		for _, ok := s.first(); ok; _, ok = s.next() {
+			s.skip()
+		}
 	case '[':
-		start = s.i
 		s.i++
 		if s.peek() == ']' {
 			s.i++
@@ -222,21 +274,16 @@ func (s *scanner) skip() json.RawMessage {
 			break
 		}
 	case '"':
-		start = s.i
 		s.str()
 	case 't':
-		start = s.i
 		s.literal("true")
 	case 'f':
-		start = s.i
 		s.literal("false")
 	case 'n':
-		start = s.i
 		s.literal("null")
 	case 0:
 		s.fail("unexpected end")
 	default:
-		start = s.i
 		s.number()
 	}
 	if s.err != nil {
@@ -245,11 +292,34 @@ func (s *scanner) skip() json.RawMessage {
 	return json.RawMessage(s.b[start:s.i])
 }
 
+// digits reads a plain integer (up to 18 digits, maybe negative) in one
+// pass; false, having consumed nothing, for anything else.
+func (s *scanner) digits() (int64, bool) {
+	i, neg := s.i, false
+	if i < len(s.s) && s.s[i] == '-' {
+		i, neg = i+1, true
+	}
+	start := i
+	var n int64
+	for i < len(s.s) && i-start < 18 && s.s[i] >= '0' && s.s[i] <= '9' {
+		n = n*10 + int64(s.s[i]-'0')
+		i++
+	}
+	if i == start || i < len(s.s) && (s.s[i] >= '0' && s.s[i] <= '9' || s.s[i] == '.' || s.s[i] == 'e' || s.s[i] == 'E') {
+		return 0, false
+	}
+	s.i = i
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
 // number consumes a number and returns its text.
 func (s *scanner) number() string {
 	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
+	for s.i < len(s.s) {
+		c := s.s[s.i]
 		if c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
 			s.i++
 			continue
@@ -259,13 +329,15 @@ func (s *scanner) number() string {
 	if start == s.i {
 		s.fail("expected a value")
 	}
-	return string(s.b[start:s.i])
+	return s.s[start:s.i]
 }
 
 func (s *scanner) int64() int64 {
-	if s.peek() == 'n' {
-		s.literal("null")
+	if s.null() {
 		return 0
+	}
+	if n, ok := s.digits(); ok {
+		return n
 	}
 	t := s.number()
 	n, err := strconv.ParseInt(t, 10, 64)
@@ -297,16 +369,14 @@ func (s *scanner) bool() bool {
 
 // strOrNull reads a string or null ("").
 func (s *scanner) strOrNull() string {
-	if s.peek() == 'n' {
-		s.literal("null")
+	if s.null() {
 		return ""
 	}
 	return s.str()
 }
 
 func (s *scanner) strs() []string {
-	if s.peek() == 'n' {
-		s.literal("null")
+	if s.null() {
 		return nil
 	}
 	var out []string
@@ -338,10 +408,21 @@ func (s *scanner) end() error {
 }
 
 // DecodeEvent decodes an event as the host sends it, without reflection.
-func DecodeEvent(b []byte) (*Event, error) {
-	ev := &Event{}
-	s := &scanner{b: b}
-	s.object(func(k string) {
+// Data and Raw share b's memory.
+func DecodeEvent(b []byte) (*Event, error) { return newScanner(b).event() }
+
+// eventParts are an event and the parts it points to, allocated at once.
+type eventParts struct {
+	ev   Event
+	conv Conversation
+	msg  Message
+	from Party
+}
+
+func (s *scanner) event() (*Event, error) {
+	parts := &eventParts{}
+	ev := &parts.ev
+	for k, ok := s.first(); ok; k, ok = s.next() {
 		switch k {
 		case "id":
 			ev.ID = s.strOrNull()
@@ -356,9 +437,9 @@ func DecodeEvent(b []byte) (*Event, error) {
 		case "received":
 			ev.Received = s.int64()
 		case "conversation":
-			ev.Conversation = s.conversation()
+			ev.Conversation = s.conversation(&parts.conv)
 		case "message":
-			ev.Message = s.message()
+			ev.Message = s.message(&parts.msg, &parts.from)
 		case "data":
 			ev.Data = s.skip()
 		case "raw":
@@ -366,20 +447,19 @@ func DecodeEvent(b []byte) (*Event, error) {
 		default:
 			s.skip()
 		}
-	})
+	}
 	if err := s.end(); err != nil {
 		return nil, fmt.Errorf("decode event: %w", err)
 	}
 	return ev, nil
 }
 
-func (s *scanner) conversation() *Conversation {
-	if s.peek() == 'n' {
-		s.literal("null")
+// conversation decodes into c; nil for null.
+func (s *scanner) conversation(c *Conversation) *Conversation {
+	if s.null() {
 		return nil
 	}
-	c := &Conversation{}
-	s.object(func(k string) {
+	for k, ok := s.first(); ok; k, ok = s.next() {
 		switch k {
 		case "id":
 			c.ID = s.strOrNull()
@@ -388,17 +468,16 @@ func (s *scanner) conversation() *Conversation {
 		default:
 			s.skip()
 		}
-	})
+	}
 	return c
 }
 
-func (s *scanner) message() *Message {
-	if s.peek() == 'n' {
-		s.literal("null")
+// message decodes into m, its sender into from; nil for null.
+func (s *scanner) message(m *Message, from *Party) *Message {
+	if s.null() {
 		return nil
 	}
-	m := &Message{}
-	s.object(func(k string) {
+	for k, ok := s.first(); ok; k, ok = s.next() {
 		switch k {
 		case "id":
 			m.ID = s.strOrNull()
@@ -413,54 +492,88 @@ func (s *scanner) message() *Message {
 		case "mentions":
 			m.Mentions = s.strs()
 		case "from":
-			if s.peek() == 'n' {
-				s.literal("null")
-				return
-			}
-			p := &Party{}
-			s.object(func(k string) {
-				switch k {
-				case "id":
-					p.ID = s.strOrNull()
-				case "name":
-					p.Name = s.strOrNull()
-				default:
-					s.skip()
-				}
-			})
-			m.From = p
+			m.From = s.party(from)
 		case "file":
-			if s.peek() == 'n' {
-				s.literal("null")
-				return
-			}
-			f := &File{}
-			s.object(func(k string) {
-				switch k {
-				case "url":
-					f.URL = s.strOrNull()
-				case "name":
-					f.Name = s.strOrNull()
-				case "size":
-					f.Size = s.int64()
-				default:
-					s.skip()
-				}
-			})
-			m.File = f
+			m.File = s.file()
 		default:
 			s.skip()
 		}
-	})
+	}
 	return m
+}
+
+// party decodes into p; nil for null.
+func (s *scanner) party(p *Party) *Party {
+	if s.null() {
+		return nil
+	}
+	for k, ok := s.first(); ok; k, ok = s.next() {
+		switch k {
+		case "id":
+			p.ID = s.strOrNull()
+		case "name":
+			p.Name = s.strOrNull()
+		default:
+			s.skip()
+		}
+	}
+	return p
+}
+
+func (s *scanner) file() *File {
+	if s.null() {
+		return nil
+	}
+	f := &File{}
+	for k, ok := s.first(); ok; k, ok = s.next() {
+		switch k {
+		case "url":
+			f.URL = s.strOrNull()
+		case "name":
+			f.Name = s.strOrNull()
+		case "size":
+			f.Size = s.int64()
+		default:
+			s.skip()
+		}
+	}
+	return f
+}
+
+// answerField is one top-level key of a host function's answer.
+type answerField struct {
+	key string
+	raw json.RawMessage
+}
+
+// answerFields are the keys of an answer in order; answers have a few.
+type answerFields []answerField
+
+// get returns the raw value of key.
+func (f answerFields) get(key string) (json.RawMessage, bool) {
+	for i := range f {
+		if f[i].key == key {
+			return f[i].raw, true
+		}
+	}
+	return nil, false
+}
+
+// value is the raw value of key, nil when absent.
+func (f answerFields) value(key string) json.RawMessage {
+	v, _ := f.get(key)
+	return v
 }
 
 // decodeAnswer reads a host function's answer: the raw value of every
 // top-level key.
-func decodeAnswer(b []byte) (map[string]json.RawMessage, error) {
-	out := map[string]json.RawMessage{}
-	s := &scanner{b: b}
-	s.object(func(k string) { out[k] = s.skip() })
+func decodeAnswer(b []byte) (answerFields, error) { return newScanner(b).answer() }
+
+func (s *scanner) answer() (answerFields, error) {
+	out := make(answerFields, 0, 4)
+	for k, ok := s.first(); ok; k, ok = s.next() {
+		out = append(out, answerField{k, s.skip()})
+	}
 	if err := s.end(); err != nil {
 		return nil, fmt.Errorf("decode host answer: %w", err)
 	}
@@ -468,14 +581,14 @@ func decodeAnswer(b []byte) (map[string]json.RawMessage, error) {
 }
 
 // answerError decodes the "error" of an answer, nil when there is none.
-func answerError(fields map[string]json.RawMessage) *ErrorInfo {
-	raw, ok := fields["error"]
+func answerError(fields answerFields) *ErrorInfo {
+	raw, ok := fields.get("error")
 	if !ok || string(raw) == "null" {
 		return nil
 	}
 	e := &ErrorInfo{}
-	s := &scanner{b: raw}
-	s.object(func(k string) {
+	s := newScanner(raw)
+	for k, ok := s.first(); ok; k, ok = s.next() {
 		switch k {
 		case "vendor":
 			e.Vendor = s.strOrNull()
@@ -484,7 +597,7 @@ func answerError(fields map[string]json.RawMessage) *ErrorInfo {
 		case "code":
 			v := s.skip()
 			if len(v) > 0 && v[0] == '"' {
-				e.Code = (&scanner{b: v}).str()
+				e.Code = newScanner(v).str()
 			} else if n, err := strconv.ParseFloat(string(v), 64); err == nil {
 				e.Code = n
 			} else {
@@ -493,7 +606,7 @@ func answerError(fields map[string]json.RawMessage) *ErrorInfo {
 		default:
 			s.skip()
 		}
-	})
+	}
 	if s.err != nil {
 		return &ErrorInfo{Vendor: "host", Code: "bad_response", Message: s.err.Error()}
 	}

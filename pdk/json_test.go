@@ -102,7 +102,7 @@ func TestAppendValue(t *testing.T) {
 func TestAnswerDecoding(t *testing.T) {
 	t.Parallel()
 	fields, err := decodeAnswer([]byte(`{"data":{"msgId":"1"},"error":null}   `))
-	if err != nil || string(fields["data"]) != `{"msgId":"1"}` || answerError(fields) != nil {
+	if err != nil || string(fields.value("data")) != `{"msgId":"1"}` || answerError(fields) != nil {
 		t.Fatalf("fields %v, err %v", fields, err)
 	}
 	fields, err = decodeAnswer([]byte(`{"error":{"vendor":"quntool","code":-7,"message":"busy"}}`))
