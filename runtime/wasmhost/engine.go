@@ -83,7 +83,7 @@ func (extismEngine) compile(ctx context.Context, wasm []byte, cfg compileConfig)
 	}
 	m := extism.Manifest{Wasm: []extism.Wasm{extism.WasmData{Data: wasm}}, Config: cfg.config}
 	if cfg.maxPages > 0 {
-		m.Memory = &extism.ManifestMemory{MaxPages: cfg.maxPages}
+		m.Memory = &extism.ManifestMemory{MaxPages: cfg.maxPages, MaxVarBytes: maxVarBytes}
 	}
 	cp, err := extism.NewCompiledPlugin(ctx, m, extism.PluginConfig{RuntimeConfig: rc, EnableWasi: true}, funcs)
 	if err != nil {

@@ -58,6 +58,10 @@ func TestHostileGuestsAreStopped(t *testing.T) {
 				manifestWith(`{}`), handlerError("unreachable")},
 			{"badptr", func(t testing.TB) string { return wat(t, "badptr") },
 				manifestWith(`{}`), handlerError("host function log", "pointer is not a block allocated by the guest")},
+			{"allocbomb", func(t testing.TB) string { return wat(t, "allocbomb") },
+				manifestWith(`{"timeout_ms":5000,"memory_mb":16}`), handlerError("unreachable")},
+			{"kernelbadptr", func(t testing.TB) string { return wat(t, "kernelbadptr") },
+				manifestWith(`{}`), handlerError("load_u64")},
 			{"bigoutput", func(t testing.TB) string { return wat(t, "bigoutput") },
 				manifestWith(`{}`), func(t *testing.T, err error) {
 					if !errors.Is(err, ErrOutputTooLarge) || !strings.Contains(err.Error(), "2097152 bytes") {

@@ -1,0 +1,57 @@
+;; Kernel conformance: exercises the Extism kernel and outputs what it saw
+;; as little-endian u64 results (see TestKernelConformance). Its input is
+;; "hello, kernel!!!"; its config has k = "v".
+(module
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "length" (func $length (param i64) (result i64)))
+  (import "extism:host/env" "load_u8" (func $load_u8 (param i64) (result i32)))
+  (import "extism:host/env" "load_u64" (func $load_u64 (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+  (import "extism:host/env" "input_length" (func $input_length (result i64)))
+  (import "extism:host/env" "input_load_u8" (func $input_load_u8 (param i64) (result i32)))
+  (import "extism:host/env" "input_load_u64" (func $input_load_u64 (param i64) (result i64)))
+  (import "extism:host/env" "config_get" (func $config_get (param i64) (result i64)))
+  (import "extism:host/env" "var_get" (func $var_get (param i64) (result i64)))
+  (import "extism:host/env" "var_set" (func $var_set (param i64 i64)))
+  (import "extism:host/env" "error_get" (func $error_get (result i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (memory (export "memory") 1)
+  (global $out (mut i64) (i64.const 0))
+  ;; put stores result i.
+  (func $put (param $i i32) (param $v i64)
+    (call $store_u64 (i64.add (global.get $out) (i64.extend_i32_u (i32.mul (local.get $i) (i32.const 8)))) (local.get $v)))
+  ;; byte returns a new one-byte block holding b.
+  (func $byte (param $b i32) (result i64)
+    (local $p i64)
+    (local.set $p (call $alloc (i64.const 1)))
+    (call $store_u8 (local.get $p) (local.get $b))
+    (local.get $p))
+  (func (export "handle") (result i32)
+    (local $p i64) (local $v i64) (local $val i64)
+    (global.set $out (call $alloc (i64.const 112)))
+    (call $put (i32.const 0) (call $length (i64.const 0)))
+    (local.set $p (call $alloc (i64.const 13)))
+    (call $put (i32.const 1) (call $length (local.get $p)))
+    (call $put (i32.const 2) (call $length (i64.add (local.get $p) (i64.const 1))))
+    (call $store_u64 (local.get $p) (i64.const 0x1122334455667788))
+    (call $put (i32.const 3) (call $load_u64 (local.get $p)))
+    (call $store_u8 (i64.add (local.get $p) (i64.const 8)) (i32.const 0xab))
+    (call $put (i32.const 4) (i64.extend_i32_u (call $load_u8 (i64.add (local.get $p) (i64.const 8)))))
+    (call $put (i32.const 5) (call $input_length))
+    (call $put (i32.const 6) (i64.extend_i32_u (call $input_load_u8 (i64.const 0))))
+    (call $put (i32.const 7) (call $input_load_u64 (i64.const 8)))
+    (local.set $v (call $config_get (call $byte (i32.const 0x6b)))) ;; "k"
+    (call $put (i32.const 8) (call $length (local.get $v)))
+    (call $put (i32.const 9) (i64.extend_i32_u (call $load_u8 (local.get $v))))
+    (call $put (i32.const 10) (call $config_get (call $byte (i32.const 0x7a)))) ;; "z": missing
+    (local.set $val (call $alloc (i64.const 2)))
+    (call $store_u8 (local.get $val) (i32.const 0x34))
+    (call $store_u8 (i64.add (local.get $val) (i64.const 1)) (i32.const 0x32)) ;; "42"
+    (call $var_set (call $byte (i32.const 0x78)) (local.get $val)) ;; x = "42"
+    (local.set $v (call $var_get (call $byte (i32.const 0x78))))
+    (call $put (i32.const 11) (call $length (local.get $v)))
+    (call $put (i32.const 12) (call $error_get))
+    (call $put (i32.const 13) (call $alloc (i64.const 0)))
+    (call $output_set (global.get $out) (i64.const 112))
+    (i32.const 0)))
