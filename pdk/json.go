@@ -705,11 +705,22 @@ func appendObject(dst []byte, m map[string]any) ([]byte, error) {
 	if m == nil {
 		return append(dst, "null"...), nil
 	}
-	keys := make([]string, 0, len(m))
+	var small [8]string
+	keys := small[:0]
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	// Objects here mostly have a few keys, which an insertion sort in
+	// place orders for less than a call to the sort package costs in a
+	// guest.
+	if len(keys) > len(small) {
+		sort.Strings(keys)
+	}
+	for i := 1; i < len(keys) && len(keys) <= len(small); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
 	dst = append(dst, '{')
 	for i, k := range keys {
 		if i > 0 {

@@ -192,3 +192,48 @@ func TestEncodeOutputMatchesEncodingJSON(t *testing.T) {
 		t.Errorf("an invalid value was encoded")
 	}
 }
+
+// TestScannerStringsAtEveryPosition puts a quote, an escape or a control
+// character at every position of the eight-byte words the scanner reads
+// at once.
+func TestScannerStringsAtEveryPosition(t *testing.T) {
+	t.Parallel()
+	for _, special := range []string{`\"`, `\\`, `\n`, `\u00e9`, "é", "\x01"} {
+		for n := 0; n < 20; n++ {
+			text := strings.Repeat("a", n) + special + strings.Repeat("b", 20-n)
+			in := `{"text":"` + text + `"}`
+			var want map[string]string
+			wantErr := json.Unmarshal([]byte(in), &want)
+			s := newScanner([]byte(in))
+			k, ok := s.first()
+			got := s.str()
+			_, more := s.next()
+			err := s.end()
+			if (err != nil) != (wantErr != nil) {
+				t.Fatalf("%q: err %v, encoding/json %v", in, err, wantErr)
+			}
+			if err == nil && (!ok || k != "text" || more || got != want["text"]) {
+				t.Errorf("%q: key %q (%v), value %q, want %q", in, k, ok, got, want["text"])
+			}
+		}
+	}
+}
+
+func TestAppendObjectSortsKeys(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		n    int
+	}{{"one", 1}, {"a few", 5}, {"as many as sorted in place", 8}, {"more", 30}}
+	for _, tc := range tests {
+		m := map[string]any{}
+		for i := 0; i < tc.n; i++ {
+			m[string(rune('z'-i%26))+strings.Repeat("k", i/26)] = i
+		}
+		got, err := appendObject(nil, m)
+		want, _ := json.Marshal(m) // encoding/json sorts map keys
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s: %s (%v), want %s", tc.name, got, err, want)
+		}
+	}
+}
