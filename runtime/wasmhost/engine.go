@@ -15,8 +15,11 @@ import (
 	"github.com/switchboard-dev/switchboard/pdk"
 )
 
-// engine compiles WASM modules that follow the Extism ABI. The host talks
-// to the Extism go-sdk only through it. Safe for concurrent use.
+// engine compiles WASM modules that follow the Extism ABI; the host runs
+// modules only through it. Two implement it: nativeEngine (native.go, the
+// default: wazero with the kernel in Go) and extismEngine (the Extism
+// go-sdk, the reference the tests hold the native one to). Safe for
+// concurrent use.
 type engine interface {
 	// compile validates and compiles wasm with the given limits and host
 	// functions, the only ones the module can import from HostNamespace.
