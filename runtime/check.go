@@ -37,6 +37,7 @@ type Checker struct {
 	cfg   *config.Config
 	reg   *bindings.Registry
 	db    *badger.DB
+	kv    *badgerkv.Store
 	hosts *hosts
 }
 
@@ -55,11 +56,11 @@ func NewChecker(cfg *config.Config) (*Checker, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Checker{cfg: cfg, reg: reg, db: db, hosts: h}, nil
+	return &Checker{cfg: cfg, reg: reg, db: db, kv: badgerkv.New(db), hosts: h}, nil
 }
 
 // Close releases the throwaway store and the plugin hosts.
-func (c *Checker) Close() error { return errors.Join(c.hosts.Close(), c.db.Close()) }
+func (c *Checker) Close() error { return errors.Join(c.hosts.Close(), c.kv.Close(), c.db.Close()) }
 
 // Check checks one path: a plugin file or folder, a manifest, or a folder
 // of plugins.
@@ -132,7 +133,7 @@ func (c *Checker) checkSource(ctx context.Context, src plugin.Source) CheckResul
 		})),
 	}
 	if spec.Grants.Allows(plugin.PermKV) {
-		env.KV = badgerkv.New(c.db).Bucket(spec.Name)
+		env.KV = c.kv.Bucket(spec.Name)
 	}
 	h, err := c.hosts.loaders[src.Kind].Load(ctx, env)
 	if err != nil {

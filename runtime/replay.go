@@ -116,6 +116,7 @@ func Replay(ctx context.Context, cfg *config.Config, events []*event.Event, only
 	}
 	defer db.Close()
 	store := badgerkv.New(db)
+	defer store.Close()
 
 	type loaded struct {
 		name string

@@ -146,12 +146,14 @@ func New(o Options) (*Runtime, error) {
 		return fail(err)
 	}
 	r.db = db
-	j, err := journal.Open(db, journal.Options{Logger: log})
+	r.kv = badgerkv.New(db)
+	// Plugins' KV writes reach the store before their events are marked
+	// handled: a crash loses only writes of events delivered again.
+	j, err := journal.Open(db, journal.Options{Logger: log, BeforeProgress: r.kv.Flush})
 	if err != nil {
 		return fail(fmt.Errorf("open journal: %w", err))
 	}
 	r.journal = j
-	r.kv = badgerkv.New(db)
 	r.outbox, err = outbox.Open(db, outbox.Options{
 		Next: limited, Registry: reg, Logger: log.Named("outbox"), Observer: outboxMetrics{r.metrics},
 	}.WithConfig(cfg.Outbox))
@@ -369,7 +371,8 @@ func (r *Runtime) Stop(ctx context.Context) error {
 }
 
 // closeStore closes, in order, whatever of the outbox, the plugin hosts,
-// the vendor clients, the journal and the store has been built.
+// the vendor clients, the journal, the KV store and the database has been
+// built.
 func (r *Runtime) closeStore() error {
 	var errs []error
 	if r.outbox != nil {
@@ -388,6 +391,11 @@ func (r *Runtime) closeStore() error {
 	if r.journal != nil {
 		if err := r.journal.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close journal: %w", err))
+		}
+	}
+	if r.kv != nil {
+		if err := r.kv.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close kv: %w", err))
 		}
 	}
 	if r.db != nil {

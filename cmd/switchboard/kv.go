@@ -119,7 +119,9 @@ func withBucket(cmd *cobra.Command, plugin string, fn func(kvBackend) error) err
 	db, err := storage.Open(cfg.DataDir, storage.Options{})
 	if err == nil {
 		defer db.Close()
-		return fn(badgerkv.New(db).Bucket(plugin))
+		store := badgerkv.New(db)
+		err := fn(store.Bucket(plugin))
+		return errors.Join(err, store.Close())
 	}
 	if !errors.Is(err, storage.ErrLocked) {
 		return err

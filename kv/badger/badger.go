@@ -8,11 +8,23 @@
 // Badger's own entry TTLs, rounded up to whole seconds (Badger's
 // granularity), so a key never expires before its TTL.
 //
-// Lifecycle: New over an open database; the Store and its Buckets hold no
-// goroutines and need no closing, but must not be used after the database
-// is closed. Threading: everything is safe for concurrent use; Incr is
-// atomic (in-process key locks plus a Badger transaction retried on
-// conflict).
+// Writes do not wait for Badger. A Set, Delete or Incr takes effect at
+// once in an in-process cache of recently used keys, and a background
+// writer applies the writes to Badger in the order they were made, many
+// per transaction: a plugin's handler never stalls on the database while
+// the journal and the outbox are syncing it. Reads see every write made
+// before them (the cache holds a key until its write is in Badger). Flush
+// waits until the writes made so far are in Badger; the runtime calls it
+// before it records events as handled, so a crash can lose only writes of
+// events that will be delivered again. Like every unsynced Badger write,
+// a committed write survives a crash of the process and is on disk after
+// the next sync of the database.
+//
+// Lifecycle: New over an open database; Close (which flushes) before the
+// database is closed. A Store must be the only one over its database in
+// the process: its cache assumes every write of a KV key goes through it.
+// Threading: everything is safe for concurrent use; Incr is atomic
+// (in-process key locks).
 package badgerkv
 
 import (
@@ -41,19 +53,52 @@ var (
 	ErrInvalidNamespace = errors.New("kv: invalid namespace")
 	// ErrInvalidTTL is returned by Set for a negative TTL.
 	ErrInvalidTTL = errors.New("kv: invalid ttl")
+	// ErrClosed is returned by writes after Close.
+	ErrClosed = errors.New("kv: store closed")
 )
 
 // DefaultListLimit is List's page size when the caller gives none.
 const DefaultListLimit = 100
 
-// maxIncrAttempts bounds Incr's retries on a transaction conflict.
-const maxIncrAttempts = 64
+// Bounds of the cache of each of the Store's stripes: keys whose writes
+// are not in Badger yet are kept whatever these say.
+const (
+	stripeKeys       = 64
+	stripeBytes      = 64 << 10
+	maxCachedValue   = 4 << 10
+	numStripes       = 256
+	evictionAttempts = 8
+)
 
 // Store is the Badger-backed kv.Store.
 type Store struct {
-	db    *badger.DB
-	seed  maphash.Seed
-	locks [256]sync.Mutex // striped by key: serializes Incr in this process
+	db      *badger.DB
+	seed    maphash.Seed
+	w       *writer
+	stripes [numStripes]stripe
+}
+
+// stripe is the lock and the cache of the keys that hash to it. Every
+// read and write of a key holds its stripe's lock, so a key's writes are
+// queued in the order they were made and its cached value is its latest.
+type stripe struct {
+	mu    sync.Mutex
+	cache map[string]cached
+	bytes int // of the cached values
+}
+
+// cached is a key's value as this process last read or wrote it.
+type cached struct {
+	val       []byte // nil when !present
+	present   bool
+	expiresAt uint64 // Badger's expiry, unix seconds; 0 = never
+	seq       uint64 // the writer's sequence of the write that made it; 0 = read from Badger
+}
+
+// live reports whether the value exists at now (unix seconds), with
+// Badger's rule: a key expires at the second of its expiry.
+func (c cached) live(now uint64) bool {
+	return c.present && (c.expiresAt == 0 || c.expiresAt > now)
 }
 
 // Bucket is one namespace of a Store.
@@ -71,7 +116,89 @@ var (
 
 // New returns a Store over db.
 func New(db *badger.DB) *Store {
-	return &Store{db: db, seed: maphash.MakeSeed()}
+	s := &Store{db: db, seed: maphash.MakeSeed(), w: newWriter(db)}
+	for i := range s.stripes {
+		s.stripes[i].cache = map[string]cached{}
+	}
+	return s
+}
+
+// Flush waits until every write made before the call is in Badger, or
+// returns the error that stopped the writer.
+func (s *Store) Flush() error { return s.w.flush() }
+
+// Close flushes and refuses later writes; reads keep working until the
+// database is closed.
+func (s *Store) Close() error { return s.w.close() }
+
+// stripe locks and returns the stripe of key k.
+func (s *Store) lock(k []byte) *stripe {
+	st := &s.stripes[maphash.Bytes(s.seed, k)%numStripes]
+	st.mu.Lock()
+	return st
+}
+
+// load returns the current state of key k; the caller holds its stripe.
+// A key not in the cache is read from Badger and cached.
+func (s *Store) load(st *stripe, k []byte) (cached, error) {
+	if c, ok := st.cache[string(k)]; ok {
+		return c, nil
+	}
+	var c cached
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(k)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c.present, c.expiresAt = true, item.ExpiresAt()
+		c.val, err = item.ValueCopy(nil)
+		return err
+	})
+	if err != nil {
+		return cached{}, err
+	}
+	if len(c.val) <= maxCachedValue {
+		s.remember(st, k, c)
+	}
+	return c, nil
+}
+
+// store queues a write of key k and caches its result; the caller holds
+// its stripe.
+func (s *Store) store(st *stripe, k []byte, c cached) error {
+	seq, err := s.w.enqueue(write{key: k, val: c.val, expiresAt: c.expiresAt, del: !c.present})
+	if err != nil {
+		return err
+	}
+	c.seq = seq
+	s.remember(st, k, c)
+	return nil
+}
+
+// remember caches c for k, first making room by dropping a few keys whose
+// writes are already in Badger when the stripe holds too many keys or
+// bytes. The caller holds the stripe.
+func (s *Store) remember(st *stripe, k []byte, c cached) {
+	if old, ok := st.cache[string(k)]; ok {
+		st.bytes -= len(old.val)
+	}
+	if len(st.cache) >= stripeKeys || st.bytes+len(c.val) > stripeBytes {
+		tries := 0
+		for key, old := range st.cache {
+			if tries++; tries > evictionAttempts {
+				break
+			}
+			if s.w.isCommitted(old.seq) && key != string(k) {
+				delete(st.cache, key)
+				st.bytes -= len(old.val)
+			}
+		}
+	}
+	st.cache[string(k)] = c
+	st.bytes += len(c.val)
 }
 
 // Bucket returns the bucket of namespace. Any non-empty string is a valid
@@ -89,6 +216,9 @@ func (s *Store) Bucket(namespace string) kv.Bucket {
 // Namespaces lists, sorted, the namespaces that hold at least one live
 // key.
 func (s *Store) Namespaces() ([]string, error) {
+	if err := s.Flush(); err != nil {
+		return nil, fmt.Errorf("list kv namespaces: %w", err)
+	}
 	var out []string
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(storage.PrefixKV)})
@@ -179,22 +309,16 @@ func (b *Bucket) Get(key string) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	var val []byte
-	err = b.s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(k)
-		if err != nil {
-			return err
-		}
-		val, err = item.ValueCopy(nil)
-		return err
-	})
+	st := b.s.lock(k)
+	c, err := b.s.load(st, k)
+	st.mu.Unlock()
 	switch {
-	case errors.Is(err, badger.ErrKeyNotFound):
-		return nil, fmt.Errorf("get %.64q: %w", key, kv.ErrNotFound)
 	case err != nil:
 		return nil, fmt.Errorf("get %.64q: %w", key, err)
+	case !c.live(uint64(time.Now().Unix())):
+		return nil, fmt.Errorf("get %.64q: %w", key, kv.ErrNotFound)
 	}
-	return val, nil
+	return bytes.Clone(c.val), nil
 }
 
 // Set stores value under key. value must be one JSON document of at most
@@ -214,11 +338,14 @@ func (b *Bucket) Set(key string, value json.RawMessage, ttl time.Duration) error
 	if ttl < 0 {
 		return fmt.Errorf("set %.64q: %w: %v", key, ErrInvalidTTL, ttl)
 	}
-	e := badger.NewEntry(k, value)
+	c := cached{val: bytes.Clone(value), present: true}
 	if ttl > 0 {
-		e.ExpiresAt = expiry(time.Now(), ttl)
+		c.expiresAt = expiry(time.Now(), ttl)
 	}
-	if err := b.s.db.Update(func(txn *badger.Txn) error { return txn.SetEntry(e) }); err != nil {
+	st := b.s.lock(k)
+	err = b.s.store(st, k, c)
+	st.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("set %.64q: %w", key, err)
 	}
 	return nil
@@ -241,7 +368,10 @@ func (b *Bucket) Delete(key string) error {
 	if err != nil {
 		return err
 	}
-	if err := b.s.db.Update(func(txn *badger.Txn) error { return txn.Delete(k) }); err != nil {
+	st := b.s.lock(k)
+	err = b.s.store(st, k, cached{})
+	st.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("delete %.64q: %w", key, err)
 	}
 	return nil
@@ -256,49 +386,28 @@ func (b *Bucket) Incr(key string, delta int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	mu := &b.s.locks[maphash.Bytes(b.s.seed, k)%uint64(len(b.s.locks))]
-	mu.Lock()
-	defer mu.Unlock()
-	for range maxIncrAttempts {
-		n, err := b.incrOnce(k, delta)
-		if errors.Is(err, badger.ErrConflict) {
-			continue // a concurrent Set or Delete of the key: read again
-		}
-		if err != nil {
+	st := b.s.lock(k)
+	defer st.mu.Unlock()
+	c, err := b.s.load(st, k)
+	if err != nil {
+		return 0, fmt.Errorf("incr %.64q: %w", key, err)
+	}
+	var cur int64
+	if c.live(uint64(time.Now().Unix())) {
+		if cur, err = parseInt(c.val); err != nil {
 			return 0, fmt.Errorf("incr %.64q: %w", key, err)
 		}
-		return n, nil
+	} else {
+		c.expiresAt = 0 // an expired key starts again from 0, without its old TTL
 	}
-	return 0, fmt.Errorf("incr %.64q: %w after %d attempts", key, badger.ErrConflict, maxIncrAttempts)
-}
-
-func (b *Bucket) incrOnce(k []byte, delta int64) (int64, error) {
-	var n int64
-	err := b.s.db.Update(func(txn *badger.Txn) error {
-		var cur int64
-		var expiresAt uint64
-		item, err := txn.Get(k)
-		switch {
-		case err == nil:
-			expiresAt = item.ExpiresAt()
-			if err := item.Value(func(v []byte) error {
-				cur, err = parseInt(v)
-				return err
-			}); err != nil {
-				return err
-			}
-		case !errors.Is(err, badger.ErrKeyNotFound):
-			return err
-		}
-		if (delta > 0 && cur > math.MaxInt64-delta) || (delta < 0 && cur < math.MinInt64-delta) {
-			return fmt.Errorf("%w: %d + %d overflows", kv.ErrNotNumber, cur, delta)
-		}
-		n = cur + delta
-		e := badger.NewEntry(k, strconv.AppendInt(nil, n, 10))
-		e.ExpiresAt = expiresAt
-		return txn.SetEntry(e)
-	})
-	return n, err
+	if (delta > 0 && cur > math.MaxInt64-delta) || (delta < 0 && cur < math.MinInt64-delta) {
+		return 0, fmt.Errorf("incr %.64q: %w: %d + %d overflows", key, kv.ErrNotNumber, cur, delta)
+	}
+	n := cur + delta
+	if err := b.s.store(st, k, cached{val: strconv.AppendInt(nil, n, 10), present: true, expiresAt: c.expiresAt}); err != nil {
+		return 0, fmt.Errorf("incr %.64q: %w", key, err)
+	}
+	return n, nil
 }
 
 // parseInt reads a stored integer: a JSON number without fraction or
@@ -336,6 +445,9 @@ func (b *Bucket) List(prefix string, limit int, cursor string) ([]kv.Item, strin
 		if bytes.Compare(after, start) > 0 {
 			start = after
 		}
+	}
+	if err := b.s.Flush(); err != nil {
+		return nil, "", fmt.Errorf("list %.64q: %w", prefix, err)
 	}
 	items := []kv.Item{}
 	var next string

@@ -89,6 +89,12 @@ type Options struct {
 	// FlushInterval is how often consumer progress is written (unsynced).
 	// Default 250 ms.
 	FlushInterval time.Duration
+	// BeforeProgress, when set, is called before marks are written, after
+	// they were taken: whatever consumers wrote elsewhere while handling
+	// the events being marked must reach the database first (the KV
+	// store's writes), so that a crash never keeps a mark without them.
+	// An error keeps the marks for the next flush.
+	BeforeProgress func() error
 
 	// sync makes the appended data durable; nil means db.Sync. Tests
 	// replace it to count or delay syncs.

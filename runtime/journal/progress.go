@@ -307,7 +307,15 @@ func (j *Journal) FlushProgress() error {
 	if len(ds) == 0 {
 		return nil
 	}
-	err := j.writeDeltas(ds)
+	var err error
+	if j.opts.BeforeProgress != nil {
+		if err = j.opts.BeforeProgress(); err != nil {
+			err = fmt.Errorf("before writing marks: %w", err)
+		}
+	}
+	if err == nil {
+		err = j.writeDeltas(ds)
+	}
 	for _, d := range ds {
 		d.settle(err)
 	}

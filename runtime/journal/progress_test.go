@@ -170,6 +170,40 @@ func TestWatermarkDeletesMarksBelowIt(t *testing.T) {
 	}
 }
 
+// Marks are written only after BeforeProgress succeeded; a failure keeps
+// them for the next flush.
+func TestBeforeProgressGatesTheMarks(t *testing.T) {
+	t.Parallel()
+	var fail error
+	calls := 0
+	opts := manual
+	opts.BeforeProgress = func() error { calls++; return fail }
+	e := newEnv(t, opts)
+	p := consumer(t, e.j, "p")
+	mustAppend(t, e.j, evs("1", "2", "3")...)
+	p.Done(3)
+	fail = errors.New("kv writes not in the store")
+	if err := e.j.FlushProgress(); !errors.Is(err, fail) {
+		t.Fatalf("FlushProgress = %v, want the BeforeProgress error", err)
+	}
+	if got := marksOnDisk(t, e.db, "p"); len(got) != 0 {
+		t.Fatalf("marks written although BeforeProgress failed: %v", got)
+	}
+	fail = nil
+	if err := e.j.FlushProgress(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(marksOnDisk(t, e.db, "p")); got != "[3]" {
+		t.Errorf("marks after BeforeProgress succeeded = %s, want [3]", got)
+	}
+	if calls != 2 {
+		t.Errorf("BeforeProgress called %d times, want 2", calls)
+	}
+	if err := e.j.FlushProgress(); err != nil || calls != 2 {
+		t.Errorf("a flush with nothing to write: %v, BeforeProgress called %d times, want 2", err, calls)
+	}
+}
+
 func TestBackgroundFlush(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Options{FlushInterval: 10 * time.Millisecond})

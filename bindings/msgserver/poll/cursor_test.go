@@ -15,7 +15,9 @@ func TestKVCursors(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	bucket := kvbadger.New(db).Bucket("msgserver.poll")
+	store := kvbadger.New(db)
+	t.Cleanup(func() { _ = store.Close() })
+	bucket := store.Bucket("msgserver.poll")
 	s := NewKVCursors(bucket)
 
 	if c, err := s.Get("corp", "staff"); err != nil || c != (Cursor{}) {

@@ -194,8 +194,9 @@ func TestRestartResumesFromCursor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return NewKVCursors(kvbadger.New(db).Bucket("msgserver.poll")), func() {
-			if err := db.Close(); err != nil {
+		store := kvbadger.New(db)
+		return NewKVCursors(store.Bucket("msgserver.poll")), func() {
+			if err := errors.Join(store.Close(), db.Close()); err != nil {
 				t.Error(err)
 			}
 		}
