@@ -122,3 +122,23 @@ func jsonType(v any) string {
 	}
 	return fmt.Sprintf("%T", v)
 }
+
+// redeliveredKey marks a context as WithRedelivery's.
+type redeliveredKey struct{}
+
+// WithRedelivery marks ctx as the context of calls made while handling a
+// journaled event: one the journal delivers again, after a crash, until
+// the plugin is recorded as done with it, and recorded only after what the
+// plugin stored while handling it. The outbox relies on it: such a call's
+// send needs no fsync of its own before it goes out, since a crash that
+// loses the stored send also loses the record and so runs the handler,
+// and the send, again.
+func WithRedelivery(ctx context.Context) context.Context {
+	return context.WithValue(ctx, redeliveredKey{}, true)
+}
+
+// Redelivered reports whether ctx carries WithRedelivery's mark.
+func Redelivered(ctx context.Context) bool {
+	v, _ := ctx.Value(redeliveredKey{}).(bool)
+	return v
+}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/switchboard-dev/switchboard/bindings"
 	"github.com/switchboard-dev/switchboard/runtime/event"
 	"github.com/switchboard-dev/switchboard/runtime/plugin"
 )
@@ -352,7 +353,9 @@ func (s *slot) handle(ev *event.Event) {
 	var err error
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), v.spec.Timeout)
+		// The event is marked done only after Handle: a crash before that
+		// delivers it again (see bindings.WithRedelivery).
+		ctx, cancel := context.WithTimeout(bindings.WithRedelivery(context.Background()), v.spec.Timeout)
 		err = v.h.Handle(ctx, ev)
 		cancel()
 		took := time.Since(start)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/bindings"
 	"github.com/switchboard-dev/switchboard/runtime/event"
 	"github.com/switchboard-dev/switchboard/runtime/plugin"
 )
@@ -228,6 +229,30 @@ func TestUnwantedEventsAreMarkedDone(t *testing.T) {
 	defer r.mu.Unlock()
 	if len(r.got) != 1 || r.got[0].Conversation.ID != "S:yes" {
 		t.Fatalf("handled %v", r.got)
+	}
+}
+
+// Handlers run under a context marked for redelivery: what they send is
+// made again if a crash loses it before the event is marked done.
+func TestHandleContextIsMarkedRedelivered(t *testing.T) {
+	t.Parallel()
+	j := newMemJournal()
+	d := New(j, Options{})
+	defer d.Stop(context.Background())
+	marked := make(chan bool, 1)
+	r := &recorder{handle: func(ctx context.Context, _ *event.Event) error {
+		marked <- bindings.Redelivered(ctx)
+		return nil
+	}}
+	_ = d.Set("p", spec(), r)
+	j.add(msg("S:a", 1))
+	select {
+	case m := <-marked:
+		if !m {
+			t.Error("Handle's context is not marked for redelivery")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the event was not handled")
 	}
 }
 

@@ -31,6 +31,9 @@
 //
 // Writes are group-committed: concurrent stores share one transaction and
 // one fsync; deletes of sent entries are batched with them and not synced.
+// A send made while handling a journaled event (bindings.WithRedelivery)
+// is committed without waiting for an fsync: a crash that loses it also
+// loses the event's done mark, so the event and its send come again.
 //
 // Lifecycle: Open (starts the writer; List, Retry, Drop and Stats work from
 // here on), then Start to send (it loads the entries a previous run left),
@@ -369,7 +372,11 @@ func (o *Outbox) Invoke(ctx context.Context, c bindings.Call) (json.RawMessage, 
 	if err != nil {
 		return nil, err
 	}
-	if err := o.w.submit(write{set: [][2][]byte{{stateKey(Pending, e.ID), val}}, sync: true}, true); err != nil {
+	// Stored before it goes out: committed, and synced unless the call
+	// comes from handling a journaled event, whose redelivery after a
+	// crash makes the send again (bindings.WithRedelivery). Committed
+	// writes survive a crash of the process either way.
+	if err := o.w.submit(write{set: [][2][]byte{{stateKey(Pending, e.ID), val}}, sync: !bindings.Redelivered(ctx)}, true); err != nil {
 		return nil, fmt.Errorf("store send %s: %w", c, err)
 	}
 	o.mu.Lock()

@@ -63,6 +63,61 @@ func TestStoreThenSend(t *testing.T) {
 	}
 }
 
+// TestSyncedUnlessRedelivered: a send made outside any event is synced
+// before it goes out; one made while handling a journaled event is only
+// committed (its event comes again after a crash), and stored all the
+// same.
+func TestSyncedUnlessRedelivered(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		ctx       func(context.Context) context.Context
+		wantSyncs bool
+	}{
+		{"top level", func(ctx context.Context) context.Context { return ctx }, true},
+		{"handling an event", bindings.WithRedelivery, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testCtx(t)
+			w := newWorld(t)
+			db := openDB(t, "")
+			var ob *Outbox
+			var syncs atomic.Int32
+			syncsBeforeSend := make(chan int32, 1)
+			storedBeforeSend := make(chan bool, 1)
+			next := bindings.InvokerFunc(func(ctx context.Context, c bindings.Call) (json.RawMessage, error) {
+				syncsBeforeSend <- syncs.Load()
+				st, err := ob.Stats()
+				storedBeforeSend <- err == nil && st.Pending == 1
+				return w.reg.Invoke(ctx, c)
+			})
+			ob, err := Open(db, Options{Next: next, Registry: w.reg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = ob.Close() })
+			ob.w.sync = func() error { syncs.Add(1); return db.Sync() }
+			if err := ob.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ob.Invoke(tc.ctx(ctx), text(acct1, cust1, "hello")); err != nil {
+				t.Fatalf("invoke: %v", err)
+			}
+			if got := <-syncsBeforeSend; (got > 0) != tc.wantSyncs {
+				t.Errorf("%d syncs before the send went out, want synced = %v", got, tc.wantSyncs)
+			}
+			if !<-storedBeforeSend {
+				t.Error("the send was not stored before it went out")
+			}
+			if got := len(w.sim.Sent()); got != 1 {
+				t.Errorf("simulator got %d sends, want 1", got)
+			}
+		})
+	}
+}
+
 // TestQueriesPassThrough: a Query-class call, or one of an unknown
 // endpoint, goes straight to Next and is not stored.
 func TestQueriesPassThrough(t *testing.T) {

@@ -30,6 +30,9 @@ type write struct {
 type writer struct {
 	db  *badger.DB
 	log hclog.Logger
+	// sync makes committed writes durable: db.Sync, or a counting
+	// stand-in in tests.
+	sync func() error
 
 	mu     sync.RWMutex // held for reading while submitting; for writing by close
 	closed bool
@@ -38,7 +41,7 @@ type writer struct {
 }
 
 func newWriter(db *badger.DB, log hclog.Logger) *writer {
-	w := &writer{db: db, log: log, ch: make(chan write, maxBatch), exited: make(chan struct{})}
+	w := &writer{db: db, log: log, sync: db.Sync, ch: make(chan write, maxBatch), exited: make(chan struct{})}
 	go w.run()
 	return w
 }
@@ -142,7 +145,7 @@ func (w *writer) commit(batch []write) error {
 		return fmt.Errorf("commit outbox batch: %w", err)
 	}
 	if needSync {
-		if err := w.db.Sync(); err != nil {
+		if err := w.sync(); err != nil {
 			return fmt.Errorf("sync outbox batch: %w", err)
 		}
 	}

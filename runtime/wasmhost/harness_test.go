@@ -177,7 +177,9 @@ func memStore(t testing.TB) kv.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	return kvbadger.New(db)
+	s := kvbadger.New(db)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }
 
 // newTestEnv builds the environment of plugin name at entry: the quntool
