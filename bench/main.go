@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -68,12 +69,30 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	if *mode == "all" || *mode == "e2e" {
+	switch *mode {
+	case "e2e":
 		if err := e2eBench(*events, *accounts, *conns); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
+	case "all":
+		// In a process of its own, so that its peak RSS is its own.
+		if err := rerun("-mode", "e2e", "-events", strconv.Itoa(*events), "-accounts", strconv.Itoa(*accounts), "-conns", strconv.Itoa(*conns)); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 	}
+}
+
+// rerun runs this program again with args, its output going to ours.
+func rerun(args ...string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	return cmd.Run()
 }
 
 // result is one load's outcome.
