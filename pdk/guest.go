@@ -80,20 +80,17 @@ func ownScanner(b []byte) *scanner {
 // switchboard.yaml): strings as they are, other values as JSON text.
 func Config(key string) (string, bool) { return extism.GetConfig(key) }
 
+// reqBuf is the buffer requests are built in: each is copied into a
+// kernel block before the next one is built, so one buffer, grown to the
+// largest request, serves them all.
+var reqBuf = make([]byte, 0, 256)
+
 // roundTrip hands req to a host function and decodes its answer. Requests
 // are padded with spaces to whole 8-byte words, which the kernel copies
 // fastest. Blocks are not freed one by one: the host frees every block
 // when the event ends.
 func roundTrip(fn func(uint64) uint64, req []byte) (answerFields, error) {
 	return ownScanner(readBlock(fn(writeBlock(padWords(req))))).answer()
-}
-
-// padWords pads b with spaces to whole 8-byte words.
-func padWords(b []byte) []byte {
-	for len(b)%8 != 0 {
-		b = append(b, ' ')
-	}
-	return b
 }
 
 // resultData is the data of a Call or Reply answer, or its error.
@@ -243,11 +240,10 @@ func List(prefix string, limit int, cursor string) ([]KVItem, string, error) {
 
 // Log writes one line to the host's structured log, tagged with the
 // plugin. level is trace, debug, info, warn or error; fields are
-// key-value pairs shown with the line.
+// key-value pairs shown with the line. LogKV takes the fields without a
+// map, which costs less in a guest.
 func Log(level, msg string, fields map[string]any) {
-	req := appendString([]byte(`{"level":`), level)
-	req = append(req, `,"msg":`...)
-	req = appendString(req, msg)
+	req := appendLogHead(reqBuf[:0], level, msg)
 	if len(fields) > 0 {
 		withFields, err := appendObject(append(req, `,"fields":`...), fields)
 		if err != nil {
@@ -256,5 +252,34 @@ func Log(level, msg string, fields map[string]any) {
 		}
 		req = withFields
 	}
-	hostLog(writeBlock(padWords(append(req, '}'))))
+	sendLog(req)
+}
+
+// LogKV writes one line like Log, its fields given as alternating keys
+// and values the way hclog takes them:
+//
+//	pdk.LogKV("info", "replied", "n", n, "conversation", conv)
+//
+// A key that is not a string is written as its fmt text, a value left
+// without a key is logged under EXTRA_VALUE_AT_END, and a value JSON
+// cannot encode as its fmt text.
+func LogKV(level, msg string, keyvals ...any) {
+	req := appendLogHead(reqBuf[:0], level, msg)
+	if len(keyvals) > 0 {
+		req = appendKeyvals(append(req, `,"fields":`...), keyvals)
+	}
+	sendLog(req)
+}
+
+// appendLogHead appends the start of a FuncLog request, up to its message.
+func appendLogHead(dst []byte, level, msg string) []byte {
+	dst = appendString(append(dst, `{"level":`...), level)
+	return appendString(append(dst, `,"msg":`...), msg)
+}
+
+// sendLog closes a FuncLog request and hands it to the host.
+func sendLog(req []byte) {
+	req = padWords(append(req, '}'))
+	hostLog(writeBlock(req))
+	reqBuf = req[:0]
 }

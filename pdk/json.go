@@ -1,6 +1,7 @@
 package pdk
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -616,8 +617,37 @@ func answerError(fields answerFields) *ErrorInfo {
 const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string, escaped like encoding/json
-// (less its HTML escaping); invalid UTF-8 becomes U+FFFD.
+// (less its HTML escaping); invalid UTF-8 becomes U+FFFD. Most strings are
+// printable ASCII without quotes or backslashes: those are copied at once
+// and checked eight bytes per step, the rest take appendStringSlow.
 func appendString(dst []byte, s string) []byte {
+	if cap(dst)-len(dst) < len(s)+10 {
+		dst = append(make([]byte, 0, 2*cap(dst)+len(s)+64), dst...)
+	}
+	start := len(dst) + 1
+	dst = append(append(dst, '"'), s...)
+	// The bytes past len(dst) are there (capacity) but not s's: check
+	// whole words and mask off what follows the string in the last one.
+	all := dst[start : start+len(s)+8 : start+len(s)+8]
+	var bad uint64
+	for i := 0; i < len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(all[i:])
+		q, bs := x^(ones*'"'), x^(ones*'\\')
+		m := ((x-ones*0x20)&^x | (q-ones)&^q | (bs-ones)&^bs | x) & highs
+		if n := len(s) - i; n < 8 {
+			m &= 1<<(8*n) - 1
+		}
+		bad |= m
+	}
+	if bad != 0 {
+		return appendStringSlow(dst[:start-1], s)
+	}
+	return append(dst, '"')
+}
+
+// appendStringSlow is appendString for strings with bytes to escape or
+// beyond ASCII.
+func appendStringSlow(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -663,6 +693,55 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// padWords pads b with spaces to whole 8-byte words, which the kernel
+// copies fastest.
+func padWords(b []byte) []byte {
+	return append(b, "        "[:-len(b)&7]...)
+}
+
+// extraValueKey is the key of the value left over by an odd number of
+// key-value arguments, as in hclog.
+const extraValueKey = "EXTRA_VALUE_AT_END"
+
+// appendKeyvals appends keyvals, alternating keys and values, as a JSON
+// object. A key that is not a string is written as its fmt text, a value
+// left without a key gets the key EXTRA_VALUE_AT_END, and a value that
+// JSON cannot encode is written as its fmt text.
+func appendKeyvals(dst []byte, keyvals []any) []byte {
+	dst = append(dst, '{')
+	for i := 0; i < len(keyvals); i += 2 {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var v any
+		if i+1 < len(keyvals) {
+			key, ok := keyvals[i].(string)
+			if !ok {
+				key = fmt.Sprint(keyvals[i])
+			}
+			dst, v = appendString(dst, key), keyvals[i+1]
+		} else {
+			dst, v = appendString(dst, extraValueKey), keyvals[i]
+		}
+		dst = append(dst, ':')
+		switch x := v.(type) {
+		case string:
+			dst = appendString(dst, x)
+		case int64:
+			dst = strconv.AppendInt(dst, x, 10)
+		case int:
+			dst = strconv.AppendInt(dst, int64(x), 10)
+		default:
+			with, err := appendValue(dst, v)
+			if err != nil {
+				with = appendString(dst, fmt.Sprintf("%v", v))
+			}
+			dst = with
+		}
+	}
+	return append(dst, '}')
 }
 
 // appendValue appends v as JSON: the common scalar types directly, maps

@@ -237,3 +237,61 @@ func TestAppendObjectSortsKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendKeyvals(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, want string
+		keyvals    []any
+	}{
+		{"none", `{}`, nil},
+		{"common types", `{"n":7,"i":-3,"s":"a\"b","b":true}`, []any{"n", int64(7), "i", -3, "s", "a\"b", "b", true}},
+		{"map value", `{"m":{"a":"x","z":1}}`, []any{"m", map[string]any{"z": 1, "a": "x"}}},
+		{"key not a string", `{"42":"v"}`, []any{42, "v"}},
+		{"odd count", `{"k":1,"EXTRA_VALUE_AT_END":"left"}`, []any{"k", 1, "left"}},
+		{"unencodable value", `{"f":"(1+2i)"}`, []any{"f", complex(1, 2)}},
+	}
+	for _, tc := range tests {
+		got := string(appendKeyvals([]byte("x"), tc.keyvals))
+		if got != "x"+tc.want {
+			t.Errorf("%s: %s, want x%s", tc.name, got, tc.want)
+		}
+		if !json.Valid([]byte(got[1:])) {
+			t.Errorf("%s: %s is not JSON", tc.name, got[1:])
+		}
+	}
+}
+
+func TestPadWords(t *testing.T) {
+	t.Parallel()
+	for n := 0; n < 20; n++ {
+		in := strings.Repeat("a", n)
+		got := string(padWords([]byte(in)))
+		if len(got)%8 != 0 || len(got)-n >= 8 || strings.TrimRight(got, " ") != in {
+			t.Errorf("padWords(%d bytes) = %q", n, got)
+		}
+	}
+}
+
+// TestAppendStringEveryLengthAndPosition puts each byte that needs
+// escaping, or is not ASCII, at every position of strings of every
+// length around the eight-byte words appendString checks at once, after
+// a prefix already in the buffer.
+func TestAppendStringEveryLengthAndPosition(t *testing.T) {
+	t.Parallel()
+	for _, special := range []string{"", `"`, `\`, "\n", "\x1f", "é", "\xff", "\u2028"} {
+		for n := 0; n < 20; n++ {
+			for at := 0; at <= n; at++ {
+				s := strings.Repeat("a", at) + special + strings.Repeat("b", n-at)
+				got := appendString([]byte("p"), s)
+				var back string
+				if len(got) == 0 || got[0] != 'p' || json.Unmarshal(got[1:], &back) != nil || back != strings.ToValidUTF8(s, "\ufffd") {
+					t.Fatalf("appendString(%q) = %s, which is not p and the JSON string", s, got)
+				}
+				if special == "" && string(got) != `p"`+s+`"` {
+					t.Fatalf("appendString(%q) = %s, want it as it is", s, got)
+				}
+			}
+		}
+	}
+}

@@ -48,7 +48,7 @@ func onEvent(ev *pdk.Event) ([]pdk.Action, error) {
 	if ev.Conversation != nil {
 		conv = ev.Conversation.ID
 	}
-	pdk.Log("info", "replied", map[string]any{"n": n, "conversation": conv, "reply": reply})
+	pdk.LogKV("info", "replied", "n", n, "conversation", conv, "reply", reply)
 	return nil, nil
 }
 

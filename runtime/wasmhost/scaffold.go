@@ -105,7 +105,7 @@ func onEvent(ev *pdk.Event) ([]pdk.Action, error) {
 	if err != nil {
 		return nil, err
 	}
-	pdk.Log("info", "answered a ping", map[string]any{"n": n})
+	pdk.LogKV("info", "answered a ping", "n", n)
 	return nil, nil
 }
 
