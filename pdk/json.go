@@ -48,6 +48,14 @@ func (s *scanner) fail(what string) {
 	}
 }
 
+// cur is the byte at s.i, 0 at the end.
+func (s *scanner) cur() byte {
+	if s.i < len(s.s) {
+		return s.s[s.i]
+	}
+	return 0
+}
+
 // peek returns the next non-space byte, 0 at the end.
 func (s *scanner) peek() byte {
 	if s.i < len(s.s) && s.s[s.i] > ' ' {
@@ -68,7 +76,17 @@ func (s *scanner) peekSlow() byte {
 	return 0
 }
 
+// expect consumes c, the next non-space byte; false (and an error) when
+// it is another one. Inlined: one test when c is next.
 func (s *scanner) expect(c byte) bool {
+	if s.cur() == c {
+		s.i++
+		return true
+	}
+	return s.expectSlow(c)
+}
+
+func (s *scanner) expectSlow(c byte) bool {
 	if s.peek() != c {
 		s.fail("expected " + strconv.QuoteRune(rune(c)))
 		return false
@@ -85,8 +103,16 @@ func (s *scanner) literal(lit string) {
 	s.i += len(lit)
 }
 
-// null consumes a null and reports whether there was one.
+// null consumes a null and reports whether there was one. Inlined: one
+// test when another value follows without white space.
 func (s *scanner) null() bool {
+	if c := s.cur(); c > ' ' && c != 'n' {
+		return false
+	}
+	return s.nullSlow()
+}
+
+func (s *scanner) nullSlow() bool {
 	if s.peek() != 'n' {
 		return false
 	}
@@ -112,6 +138,10 @@ func (s *scanner) first() (string, bool) {
 // next moves past the value just consumed to the next key; false at the
 // end of the object or on an error.
 func (s *scanner) next() (string, bool) {
+	if s.i < len(s.s) && s.s[s.i] == ',' {
+		s.i++
+		return s.key()
+	}
 	switch s.peek() {
 	case ',':
 		s.i++
@@ -127,7 +157,11 @@ func (s *scanner) next() (string, bool) {
 // key reads a key and its colon.
 func (s *scanner) key() (string, bool) {
 	k := s.str()
-	return k, s.expect(':') && s.err == nil
+	if s.i < len(s.s) && s.s[s.i] == ':' && s.err == nil {
+		s.i++
+		return k, true
+	}
+	return k, s.expectSlow(':') && s.err == nil
 }
 
 // Masks for testing eight bytes at once.
@@ -137,30 +171,41 @@ const (
 )
 
 // specials marks (in the high bit of its byte) the first of the 8 bytes
-// at i that is a quote, a backslash or a control character; bytes after
-// it may be marked too. 0: none is.
-func specials(s string, i int) uint64 {
-	_ = s[i+7]
-	x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+// of x (little-endian) that is a quote, a backslash or a control
+// character; bytes after it may be marked too. 0: none is.
+func specials(x uint64) uint64 {
 	q, bs := x^(ones*'"'), x^(ones*'\\')
 	return ((x-ones*0x20)&^x | (q-ones)&^q | (bs-ones)&^bs) & highs
 }
 
-// str reads a string, decoding escapes.
+// str reads a string, decoding escapes. A string without escapes is found
+// eight bytes per step and shares the document's memory.
 func (s *scanner) str() string {
-	if !s.expect('"') {
-		return ""
+	if s.i >= len(s.s) || s.s[s.i] != '"' {
+		if !s.expectSlow('"') {
+			return ""
+		}
+		s.i--
 	}
-	start := s.i
-	for s.i+8 <= len(s.s) {
-		m := specials(s.s, s.i)
-		if m != 0 {
-			s.i += bits.TrailingZeros64(m) >> 3
+	start := s.i + 1
+	j := start
+	for ; j+8 <= len(s.b); j += 8 {
+		if m := specials(binary.LittleEndian.Uint64(s.b[j:])); m != 0 {
+			j += bits.TrailingZeros64(m) >> 3
+			if s.s[j] == '"' {
+				s.i = j + 1
+				return s.s[start:j]
+			}
 			break
 		}
-		s.i += 8
 	}
+	s.i = j
+	return s.strTail(start)
+}
+
+// strTail finishes a string from its first byte at start, s.i at or
+// before its first quote, backslash or control character, byte by byte.
+func (s *scanner) strTail(start int) string {
 	for s.i < len(s.s) {
 		c := s.s[s.i]
 		if c == '"' {
@@ -370,6 +415,9 @@ func (s *scanner) bool() bool {
 
 // strOrNull reads a string or null ("").
 func (s *scanner) strOrNull() string {
+	if s.i < len(s.s) && s.s[s.i] == '"' {
+		return s.str()
+	}
 	if s.null() {
 		return ""
 	}
