@@ -160,9 +160,9 @@ class Reader {
     while (this.i < this.b.length) {
       const c = this.b[this.i];
       if (c == 0x22) {
-        out += String.UTF8.decodeUnsafe(base + run, this.i - run);
+        const last = String.UTF8.decodeUnsafe(base + run, this.i - run);
         this.i++;
-        return out;
+        return out.length == 0 ? last : out + last;
       }
       if (c != 0x5c) {
         this.i++;
