@@ -369,10 +369,29 @@ var logLevels = map[string]hclog.Level{
 	"warn": hclog.Warn, "warning": hclog.Warn, "error": hclog.Error,
 }
 
+// leadingLevel reads the level of a log record that starts with it, as
+// the PDKs write it ({"level":"info",...}); ok is false for any other
+// shape, which is then decoded in full.
+func leadingLevel(in []byte) (hclog.Level, bool) {
+	rest, ok := bytes.CutPrefix(in, []byte(`{"level":"`))
+	if !ok {
+		return 0, false
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 || end > len("warning") {
+		return 0, false
+	}
+	level, ok := logLevels[string(rest[:end])]
+	return level, ok
+}
+
 // maxLogMsg bounds one guest log message.
 const maxLogMsg = 16 << 10
 
 func (h *handler) hostLog(_ context.Context, in []byte) ([]byte, error) {
+	if level, ok := leadingLevel(in); ok && level < h.log.GetLevel() {
+		return nil, nil // below the plugin's log level: not worth decoding
+	}
 	var rec pdk.LogRecord
 	if err := decode(in, &rec); err != nil {
 		h.log.Warn("guest log call with a bad record", "error", err)

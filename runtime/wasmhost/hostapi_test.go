@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/switchboard-dev/switchboard/pdk"
 )
 
@@ -152,5 +154,34 @@ func TestLogRecordLevels(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %s:\n%.500s", want, logs)
 		}
+	}
+}
+
+// A log record below the plugin's level is dropped on its first bytes;
+// anything else is decoded in full.
+func TestLeadingLevel(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		in    string
+		level hclog.Level
+		ok    bool
+	}{
+		{"debug first", `{"level":"debug","msg":"x"}`, hclog.Debug, true},
+		{"warning spelled out", `{"level":"warning","msg":"x"}`, hclog.Warn, true},
+		{"level not first", `{"msg":"x","level":"debug"}`, 0, false},
+		{"spaces", `{ "level": "debug" }`, 0, false},
+		{"unknown level", `{"level":"loud","msg":"x"}`, 0, false},
+		{"upper case", `{"level":"DEBUG","msg":"x"}`, 0, false},
+		{"unterminated", `{"level":"debu`, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			level, ok := leadingLevel([]byte(tc.in))
+			if ok != tc.ok || (ok && level != tc.level) {
+				t.Errorf("leadingLevel(%s) = %v, %v; want %v, %v", tc.in, level, ok, tc.level, tc.ok)
+			}
+		})
 	}
 }
