@@ -33,6 +33,7 @@ package sim
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -130,7 +131,7 @@ var (
 	// ErrCallback: a callback could not be delivered after every retry.
 	ErrCallback = simkit.ErrCallback
 	// ErrExpectTimeout: a Play expectation saw no matching send in time.
-	ErrExpectTimeout = errors.New("expected send did not arrive")
+	ErrExpectTimeout = simkit.ErrExpectTimeout
 	// ErrClosed: the Sim was closed; it posts no more callbacks.
 	ErrClosed = simkit.ErrClosed
 )
@@ -249,6 +250,11 @@ type Sent struct {
 	// ServerID is the message's server_id in its sent callback.
 	ServerID string
 	At       time.Time
+}
+
+// String describes the send for errors: kind, recipient and content.
+func (s Sent) String() string {
+	return fmt.Sprintf("%s %s to %s: %q", s.Account, s.Kind, s.ConversationID, s.Content)
 }
 
 // Sim is the simulator. Build it with New; see the package comment for

@@ -169,7 +169,7 @@ var (
 	// ErrCallback: a callback could not be delivered after every retry.
 	ErrCallback = simkit.ErrCallback
 	// ErrExpectTimeout: a Play expectation saw no matching send in time.
-	ErrExpectTimeout = errors.New("expected send did not arrive")
+	ErrExpectTimeout = simkit.ErrExpectTimeout
 	// ErrClosed: the Sim was closed; it posts no more callbacks.
 	ErrClosed = simkit.ErrClosed
 )

@@ -106,6 +106,9 @@ type Sent struct {
 	At       time.Time
 }
 
+// String describes the send for errors: kind, recipient and content.
+func (s Sent) String() string { return fmt.Sprintf("%s to %s: %q", s.Kind, s.To, s.Content) }
+
 // Request is a request to a path the simulator does not implement.
 type Request struct {
 	Path string

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -14,17 +13,9 @@ import (
 const DefaultExpectTimeout = simkit.DefaultExpectTimeout
 
 // Step is one step of a scripted conversation. After Wait, it does at most
-// one of Say, Post and Expect; a step with only Wait is a pause.
-type Step struct {
-	// Wait pauses before the step (real time).
-	Wait time.Duration
-	// Say posts a received text message.
-	Say *Incoming
-	// Post posts any other callback.
-	Post *Post
-	// Expect waits for a send.
-	Expect *Expect
-}
+// one of Say (a received text message), Post (any other callback) and
+// Expect (wait for a send); a step with only Wait is a pause.
+type Step = simkit.ScriptStep[Incoming, Post, Expect]
 
 // Post is a callback for a Step, as PostCallback takes it.
 type Post struct {
@@ -44,7 +35,8 @@ type Expect struct {
 	Timeout time.Duration
 }
 
-func (e *Expect) matches(s Sent) bool {
+// Match tells whether s meets e.
+func (e Expect) Match(s Sent) bool {
 	return (e.GUID == "" || e.GUID == s.GUID) &&
 		(e.ConversationID == "" || e.ConversationID == s.ConversationID) &&
 		(e.Kind == "" || e.Kind == s.Kind) &&
@@ -52,30 +44,17 @@ func (e *Expect) matches(s Sent) bool {
 }
 
 // String describes the sends e matches.
-func (e *Expect) String() string {
+func (e Expect) String() string {
 	return simkit.DescribeSends([2]string{"instance", e.GUID}, [2]string{"conversation", e.ConversationID},
 		[2]string{"kind", e.Kind}, [2]string{"containing", e.Contains})
 }
 
+// Within is how long e waits (DefaultExpectTimeout when zero).
+func (e Expect) Within() time.Duration { return e.Timeout }
+
 // ExpectError is a Play expectation that timed out. It matches
 // ErrExpectTimeout.
-type ExpectError struct {
-	Step   int // index in the script
-	Expect Expect
-	// Seen are the sends made since the script's previous match.
-	Seen []Sent
-}
-
-func (e *ExpectError) Error() string {
-	seen := make([]string, len(e.Seen))
-	for i, s := range e.Seen {
-		seen[i] = fmt.Sprintf("%s %s to %s: %q", s.GUID, s.Kind, s.ConversationID, s.Content)
-	}
-	return simkit.ExpectTimeoutMessage(e.Step, ErrExpectTimeout, e.Expect.String(), e.Expect.Timeout, seen)
-}
-
-// Is matches ErrExpectTimeout.
-func (e *ExpectError) Is(target error) bool { return target == ErrExpectTimeout }
+type ExpectError = simkit.ExpectError[Expect, Sent]
 
 // Play plays script in order. Expectations consume sends in order: each is
 // met by the first matching send after the one that met the previous
@@ -84,22 +63,6 @@ func (e *ExpectError) Is(target error) bool { return target == ErrExpectTimeout 
 // cannot be delivered, an *ExpectError, or the end of ctx. The script is
 // checked before anything is played.
 func (s *Sim) Play(ctx context.Context, script []Step) error {
-	steps := make([]simkit.Step[Sent], len(script))
-	for i, st := range script {
-		steps[i].Wait = st.Wait
-		if st.Say != nil {
-			in := *st.Say
-			steps[i].Say = func(ctx context.Context) error { return s.Say(ctx, in) }
-		}
-		if st.Post != nil {
-			p := *st.Post
-			steps[i].Post = func(ctx context.Context) error { return s.PostCallback(ctx, p.GUID, p.NotifyType, p.Data) }
-		}
-		if st.Expect != nil {
-			e := *st.Expect
-			steps[i].Expect = &simkit.Expectation[Sent]{Match: e.matches, Timeout: e.Timeout, Describe: e.String(),
-				TimedOut: func(seen []Sent) error { return &ExpectError{Step: i, Expect: e, Seen: seen} }}
-		}
-	}
-	return simkit.Play(ctx, &s.sent, steps, ErrInvalid)
+	post := func(ctx context.Context, p Post) error { return s.PostCallback(ctx, p.GUID, p.NotifyType, p.Data) }
+	return simkit.PlayScript(ctx, &s.sent, script, s.Say, post, ErrInvalid)
 }

@@ -35,6 +35,7 @@ package sim
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -135,7 +136,7 @@ var (
 	// ErrCallback: a callback could not be delivered after every retry.
 	ErrCallback = simkit.ErrCallback
 	// ErrExpectTimeout: a Play expectation saw no matching send in time.
-	ErrExpectTimeout = errors.New("expected send did not arrive")
+	ErrExpectTimeout = simkit.ErrExpectTimeout
 	// ErrClosed: the Sim was closed; it posts no more callbacks.
 	ErrClosed = simkit.ErrClosed
 )
@@ -258,6 +259,11 @@ type Sent struct {
 	MsgID string
 	Seq   string
 	At    time.Time
+}
+
+// String describes the send for errors: kind, recipient and content.
+func (s Sent) String() string {
+	return fmt.Sprintf("%s %s to %s: %q", s.GUID, s.Kind, s.ConversationID, s.Content)
 }
 
 // Sim is the simulator. Build it with New; see the package comment for
