@@ -26,12 +26,9 @@ type Callback struct {
 	Err string
 }
 
-// CallbackStats counts callbacks.
-type CallbackStats struct {
-	Queued    int // waiting or being posted
-	Delivered int // answered 2xx
-	Failed    int // given up after every retry
-}
+// CallbackStats counts callbacks: queued (waiting or being posted),
+// delivered (answered 2xx), failed (given up after every retry).
+type CallbackStats = simkit.Stats
 
 // callbackBody is the vendor's callback, in its field order.
 type callbackBody struct {
@@ -202,7 +199,7 @@ func (s *Sim) incoming(in Incoming) (*delivery, error) {
 func (s *Sim) Callbacks() []Callback { return s.cb.Records() }
 
 // CallbackStats counts the callbacks since New or Reset.
-func (s *Sim) CallbackStats() CallbackStats { return CallbackStats(s.cb.Stats()) }
+func (s *Sim) CallbackStats() CallbackStats { return s.cb.Stats() }
 
 // Flush waits until every queued callback has been delivered or given up.
 func (s *Sim) Flush(ctx context.Context) error { return s.cb.Flush(ctx) }

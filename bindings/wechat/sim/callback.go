@@ -24,12 +24,9 @@ type Callback struct {
 	Err string
 }
 
-// CallbackStats counts callbacks.
-type CallbackStats struct {
-	Queued    int // waiting or being posted
-	Delivered int // answered 2xx
-	Failed    int // given up after every retry
-}
+// CallbackStats counts callbacks: queued (waiting or being posted),
+// delivered (answered 2xx), failed (given up after every retry).
+type CallbackStats = simkit.Stats
 
 // queueCallback builds the callback {guid, notify_type, data} of inst and
 // queues it for its notify URL (Options.CallbackURL when it has none).
@@ -86,7 +83,7 @@ func (s *Sim) await(ctx context.Context, what string, ds ...*delivery) error {
 func (s *Sim) Callbacks() []Callback { return s.cb.Records() }
 
 // CallbackStats counts the callbacks since New or Reset.
-func (s *Sim) CallbackStats() CallbackStats { return CallbackStats(s.cb.Stats()) }
+func (s *Sim) CallbackStats() CallbackStats { return s.cb.Stats() }
 
 // Flush waits until every queued callback has been delivered or given up.
 func (s *Sim) Flush(ctx context.Context) error { return s.cb.Flush(ctx) }
