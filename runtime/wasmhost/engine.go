@@ -108,25 +108,39 @@ func adapt(f hostFunc) extism.HostFunction {
 		if err != nil {
 			panic(fmt.Errorf("host function %s: %w", f.name, err))
 		}
-		in, err := k.read(ctx, stack[0])
-		if err != nil {
-			panic(fmt.Errorf("host function %s: %w", f.name, err))
-		}
-		out, err := f.fn(ctx, in)
-		if err != nil {
-			panic(fmt.Errorf("host function %s: %w", f.name, err))
-		}
-		if f.void {
-			return
-		}
-		off, err := k.write(ctx, padWords(out))
-		if err != nil {
-			panic(fmt.Errorf("host function %s: write result: %w", f.name, err))
-		}
-		stack[0] = off
+		f.serve(ctx, k, stack)
 	}, []extism.ValueType{extism.ValueTypePTR}, returns)
 	hf.SetNamespace(pdk.HostNamespace)
 	return hf
+}
+
+// blocks is a kernel's memory as a host function uses it: the block the
+// guest passed, and a new block for the answer.
+type blocks interface {
+	readBlock(ctx context.Context, off uint64) ([]byte, error)
+	writeBlock(ctx context.Context, b []byte) (uint64, error)
+}
+
+// serve runs f for a guest call on either engine: it reads the block at
+// stack[0], calls f.fn and, unless f is void, leaves the offset of the
+// answer's block in stack[0]. A failure panics, which traps the guest.
+func (f hostFunc) serve(ctx context.Context, k blocks, stack []uint64) {
+	in, err := k.readBlock(ctx, stack[0])
+	if err != nil {
+		panic(fmt.Errorf("host function %s: %w", f.name, err))
+	}
+	out, err := f.fn(ctx, in)
+	if err != nil {
+		panic(fmt.Errorf("host function %s: %w", f.name, err))
+	}
+	if f.void {
+		return
+	}
+	off, err := k.writeBlock(ctx, padWords(out))
+	if err != nil {
+		panic(fmt.Errorf("host function %s: write result: %w", f.name, err))
+	}
+	stack[0] = off
 }
 
 // padWords pads JSON with spaces to whole 8-byte words: guests copy
@@ -173,9 +187,9 @@ func kernelOf(ctx context.Context) (*kernel, error) {
 	return k, nil
 }
 
-// read copies the block at off out of the kernel's memory. Offset 0 is
+// readBlock copies the block at off out of the kernel's memory. Offset 0 is
 // the empty block.
-func (k *kernel) read(ctx context.Context, off uint64) ([]byte, error) {
+func (k *kernel) readBlock(ctx context.Context, off uint64) ([]byte, error) {
 	if off == 0 {
 		return nil, nil
 	}
@@ -194,8 +208,8 @@ func (k *kernel) read(ctx context.Context, off uint64) ([]byte, error) {
 	return append([]byte(nil), b...), nil
 }
 
-// write copies b into a new block and returns its offset.
-func (k *kernel) write(ctx context.Context, b []byte) (uint64, error) {
+// writeBlock copies b into a new block and returns its offset.
+func (k *kernel) writeBlock(ctx context.Context, b []byte) (uint64, error) {
 	k.stack[0] = uint64(len(b))
 	if err := k.alloc.CallWithStack(ctx, k.stack[:]); err != nil {
 		return 0, fmt.Errorf("alloc %d bytes: %w", len(b), err)

@@ -213,6 +213,10 @@ func withKernel(ctx context.Context, k *nativeKernel) context.Context {
 	return context.WithValue(ctx, nativeKernelKey{}, k)
 }
 
+// readBlock and writeBlock make the kernel the blocks of hostFunc.serve.
+func (k *nativeKernel) readBlock(_ context.Context, off uint64) ([]byte, error) { return k.read(off) }
+func (k *nativeKernel) writeBlock(_ context.Context, b []byte) (uint64, error)  { return k.write(b) }
+
 // kernelFrom returns the kernel of the call of ctx; a call without one is
 // a host bug and traps the guest.
 func kernelFrom(ctx context.Context) *nativeKernel {
@@ -495,23 +499,7 @@ func instantiateHostFuncs(ctx context.Context, rt wazero.Runtime, funcs []hostFu
 			results = nil
 		}
 		b.NewFunctionBuilder().WithGoFunction(api.GoFunc(func(ctx context.Context, stack []uint64) {
-			k := kernelFrom(ctx)
-			in, err := k.read(stack[0])
-			if err != nil {
-				panic(fmt.Errorf("host function %s: %w", f.name, err))
-			}
-			out, err := f.fn(ctx, in)
-			if err != nil {
-				panic(fmt.Errorf("host function %s: %w", f.name, err))
-			}
-			if f.void {
-				return
-			}
-			off, err := k.write(padWords(out))
-			if err != nil {
-				panic(fmt.Errorf("host function %s: write result: %w", f.name, err))
-			}
-			stack[0] = off
+			f.serve(ctx, kernelFrom(ctx), stack)
 		}), []api.ValueType{i64}, results).Export(f.name)
 	}
 	if _, err := b.Instantiate(ctx); err != nil {
