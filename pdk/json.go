@@ -23,11 +23,11 @@ import (
 // errSyntax is malformed JSON.
 var errSyntax = errors.New("invalid JSON")
 
-// Inside a WASM guest whose host can stop it, every loop iteration and
-// every function call that is not inlined costs a check of its own, and
-// every allocation a few dozen: the scanner reads strings eight bytes per
-// iteration, returns strings that share the document's memory, and walks
-// objects without callbacks.
+// Inside a WASM guest every function call that is not inlined costs more
+// than in native code, and every allocation a few dozen calls inside the
+// guest's runtime: the scanner reads strings eight bytes per iteration,
+// returns strings that share the document's memory, and walks objects
+// without callbacks.
 
 // scanner walks one JSON document, b, also seen as the string s (the same
 // bytes): strings without escapes are slices of s, raw values slices of

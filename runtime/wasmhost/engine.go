@@ -51,9 +51,11 @@ type moduleInstance interface {
 	// *guestError the instance is still usable; after any other error it
 	// must be closed.
 	call(ctx context.Context, fn string, input []byte) ([]byte, error)
-	// kill stops a call running on another goroutine at its next loop
-	// iteration or function call, and the instance for good. Safe to call
-	// concurrently with call and more than once.
+	// kill stops a call running on another goroutine, and the instance
+	// for good: under the native engine at the guest's next checkpoint
+	// (at most checkInterval loop iterations later), under the go-sdk at
+	// its next loop iteration or function call. Safe to call concurrently
+	// with call and more than once.
 	kill()
 	close(ctx context.Context) error
 }

@@ -142,6 +142,8 @@ func TestHostileModulesAreRefused(t *testing.T) {
 			{"bigmem", []string{"*"}, []string{"compile", "memory"}, nil},
 			{"ungranted", []string{"quntool.msg.*"}, []string{`imports extism:host/user.kv_get`, `"kv" permission`}, ErrNotGranted},
 			{"unknownimport", []string{"*"}, []string{"imports env.system"}, ErrUnknownImport},
+			{"startloop", []string{"*"}, []string{"instantiate", "deadline exceeded"}, nil},
+			{"reserved", []string{"*"}, []string{"imports switchboard:checkpoint.check"}, ErrUnknownImport},
 			{"http", []string{"*"}, []string{"http_request", "bindings"}, ErrNotGranted},
 			{"noexport", []string{"*"}, []string{`does not export "handle"`}, nil},
 		}

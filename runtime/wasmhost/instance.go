@@ -49,7 +49,7 @@ func (h *handler) put(inst *instance) {
 
 // call runs the entry export on input; the guest output buffer starts
 // empty for each call. When ctx ends first the instance is killed, which
-// stops the guest at its next loop or call. The guest runs under a context
+// stops the guest soon after (engine.go: kill). The guest runs under a context
 // without cancellation: with one, the runtime would start a watcher
 // goroutine for every call the guest makes into the Extism kernel.
 func (i *instance) call(ctx context.Context, input []byte) ([]byte, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/tetratelabs/wazero"
@@ -204,6 +205,8 @@ type nativeKernel struct {
 	varBytes          int
 	config            map[string]string
 	log               hclog.Logger
+	// killed is set, from any goroutine, when the instance is killed.
+	killed atomic.Bool
 }
 
 type nativeKernelKey struct{}

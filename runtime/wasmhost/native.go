@@ -11,6 +11,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/switchboard-dev/switchboard/runtime/wasmhost/checkpoint"
 )
 
 // nativeEngine is the engine written directly on wazero, with the Extism
@@ -18,7 +20,21 @@ import (
 // same ABI as under the Extism go-sdk (extismEngine, kept as the
 // reference the tests hold it to), but a kernel call is one Go function
 // call instead of a call into a second WASM module.
+//
+// A running guest is stopped through checkpoints (package checkpoint)
+// rather than wazero's close-on-context-done, which leaves compiled code
+// for Go at every loop iteration: the guest counts its loop iterations
+// itself and calls the host back every checkInterval of them, and the
+// host stops it there when its instance was killed or the context of
+// its instantiation ended.
 type nativeEngine struct{}
+
+// checkInterval is the number of loop iterations between two calls of a
+// guest to the host's checkpoint. A call costs about as much as 50 ns; at
+// one per 1024 iterations a guest whose loops are empty still returns to
+// Go every few microseconds, so the Go scheduler and collector are never
+// kept waiting and a killed guest stops at once.
+const checkInterval = 1024
 
 // nativeCompiled is one compiled module in a wazero runtime of its own,
 // with WASI, the kernel and the granted host functions instantiated once.
@@ -32,7 +48,11 @@ type nativeCompiled struct {
 }
 
 func (nativeEngine) compile(ctx context.Context, wasm []byte, cfg compileConfig) (compiledModule, error) {
-	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	wasm, err := checkpoint.Insert(wasm, checkInterval)
+	if err != nil {
+		return nil, fmt.Errorf("prepare the module: %w", err)
+	}
+	rc := wazero.NewRuntimeConfig()
 	limit := uint64(defaultArenaBytes)
 	if cfg.maxPages > 0 {
 		rc = rc.WithMemoryLimitPages(cfg.maxPages)
@@ -50,6 +70,9 @@ func (nativeEngine) compile(ctx context.Context, wasm []byte, cfg compileConfig)
 		return fail(fmt.Errorf("instantiate WASI: %w", err))
 	}
 	if err := instantiateKernel(ctx, rt); err != nil {
+		return fail(err)
+	}
+	if err := instantiateCheckpoint(ctx, rt); err != nil {
 		return fail(err)
 	}
 	if err := instantiateHostFuncs(ctx, rt, cfg.funcs); err != nil {
@@ -209,11 +232,28 @@ func (i *nativeInstance) call(ctx context.Context, fn string, input []byte) ([]b
 	return k.outputBytes()
 }
 
-// kill closes the module; the runtime was configured to close on context
-// done, so compiled code checks for a closed module at every loop and
-// call and a running guest stops there.
-func (i *nativeInstance) kill() {
-	_ = i.mod.CloseWithExitCode(context.Background(), sys.ExitCodeDeadlineExceeded)
+// kill marks the instance killed; a running guest stops at its next
+// checkpoint, a guest blocked in a host function when it returns and
+// reaches one. The instance is never called again (its owner discards
+// it).
+func (i *nativeInstance) kill() { i.kernel.killed.Store(true) }
+
+// instantiateCheckpoint defines the function the guest calls at its
+// checkpoints: it stops the guest, with the exit code of a deadline,
+// when its instance was killed or when the call's context ended (the
+// context of the instantiation while a start function runs).
+func instantiateCheckpoint(ctx context.Context, rt wazero.Runtime) error {
+	_, err := rt.NewHostModuleBuilder(checkpoint.Module).NewFunctionBuilder().
+		WithGoFunction(api.GoFunc(func(ctx context.Context, _ []uint64) {
+			k, _ := ctx.Value(nativeKernelKey{}).(*nativeKernel)
+			if (k != nil && k.killed.Load()) || ctx.Err() != nil {
+				panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
+			}
+		}), nil, nil).Export(checkpoint.Name).Instantiate(ctx)
+	if err != nil {
+		return fmt.Errorf("instantiate %s: %w", checkpoint.Module, err)
+	}
+	return nil
 }
 
 func (i *nativeInstance) close(ctx context.Context) error { return i.mod.Close(ctx) }
