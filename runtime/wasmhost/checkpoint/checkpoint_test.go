@@ -286,6 +286,15 @@ func FuzzInsert(f *testing.F) {
 	f.Add(assemble(f, features))
 	f.Add(assemble(f, `(module (func (export "spin") (loop $l (br $l))))`))
 	f.Add(assemble(f, `(module (memory 1) (data (i32.const 0) "hi") (func (result v128) (v128.const i32x4 1 2 3 4)))`))
+	// Found by fuzzing: a malformed name section (wazero read past it
+	// into the sections the rewrite appended), and vectors whose counts
+	// wazero's decoder would have allocated for (gigabytes) before
+	// finding the bytes missing: a function type's parameters behind a
+	// type section of zero entries, and an import count.
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x00\n\x04name\x00\x01\x020\x00"))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x01\x1d\x00`\x8a\x8a\x8a\x8a\x0f000\x17000000000000000000"))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x01\x1d\x13`\x8a\x8a\x8a\x8a\x0f0000000000000000000000"))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x02\x18\xb2\xb2\xb2\x7f\x03@A\x00!\x02\x03@ \x03A\x01j!\x03 \x02A\x01"))
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		rt := wazero.NewRuntime(ctx)
