@@ -103,6 +103,23 @@ func TestNewCacheDirError(t *testing.T) {
 	}
 }
 
+func TestEngineOption(t *testing.T) {
+	t.Parallel()
+	for e, want := range map[Engine]engine{"": nativeEngine{}, EngineNative: nativeEngine{}, EngineExtism: extismEngine{}} {
+		l, err := New(Options{Engine: e})
+		if err != nil {
+			t.Fatalf("engine %q: %v", e, err)
+		}
+		if l.eng != want {
+			t.Errorf("engine %q runs on %T, want %T", e, l.eng, want)
+		}
+		_ = l.Close()
+	}
+	if _, err := New(Options{Engine: "wasmtime"}); err == nil || !strings.Contains(err.Error(), `unknown engine "wasmtime"`) {
+		t.Errorf("err = %v, want an unknown engine error", err)
+	}
+}
+
 func TestCompilationCacheOnDisk(t *testing.T) {
 	t.Parallel()
 	forEngines(t, "", func(t *testing.T, eng engine) {
