@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // Call is one binding call as a plugin makes it: ev.reply, a JS binding
@@ -123,8 +125,15 @@ func jsonType(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// redeliveredKey marks a context as WithRedelivery's.
-type redeliveredKey struct{}
+// deliveryKey is the context key of a delivery.
+type deliveryKey struct{}
+
+// delivery is one plugin's handling of one journaled event, and the
+// number of sends made under it so far.
+type delivery struct {
+	name  string
+	sends atomic.Uint64
+}
 
 // WithRedelivery marks ctx as the context of calls made while handling a
 // journaled event: one the journal delivers again, after a crash, until
@@ -133,12 +142,30 @@ type redeliveredKey struct{}
 // send needs no fsync of its own before it goes out, since a crash that
 // loses the stored send also loses the record and so runs the handler,
 // and the send, again.
-func WithRedelivery(ctx context.Context) context.Context {
-	return context.WithValue(ctx, redeliveredKey{}, true)
+//
+// name is the same for every delivery of one event to one plugin (the
+// dispatcher passes the plugin's name and the event's id), so the sends of
+// a handler run again are recognized (SendKey); "" leaves them unnamed.
+func WithRedelivery(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, deliveryKey{}, &delivery{name: name})
 }
 
 // Redelivered reports whether ctx carries WithRedelivery's mark.
 func Redelivered(ctx context.Context) bool {
-	v, _ := ctx.Value(redeliveredKey{}).(bool)
-	return v
+	_, ok := ctx.Value(deliveryKey{}).(*delivery)
+	return ok
+}
+
+// SendKey numbers a send made under ctx and returns its key: the
+// delivery's name, "#" and the send's number (1 for the first). A handler
+// run again for the same event makes the same sends with the same keys,
+// as long as it makes them in the same order. It returns "" outside a
+// named delivery. Safe for concurrent use: concurrent sends are numbered
+// in the order they call it.
+func SendKey(ctx context.Context) string {
+	d, ok := ctx.Value(deliveryKey{}).(*delivery)
+	if !ok || d.name == "" {
+		return ""
+	}
+	return d.name + "#" + strconv.FormatUint(d.sends.Add(1), 10)
 }

@@ -486,3 +486,7 @@ func (o outboxMetrics) Retrying(e outbox.Entry, _ error, _ time.Duration) {
 func (o outboxMetrics) Dead(e outbox.Entry, _ error) {
 	o.m.Outbox.WithLabelValues(e.Vendor, "dead").Inc()
 }
+
+func (o outboxMetrics) Repeated(c bindings.Call, _, _ string) {
+	o.m.Outbox.WithLabelValues(c.Vendor, "repeated").Inc()
+}

@@ -354,8 +354,11 @@ func (s *slot) handle(ev *event.Event) {
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
 		// The event is marked done only after Handle: a crash before that
-		// delivers it again (see bindings.WithRedelivery).
-		ctx, cancel := context.WithTimeout(bindings.WithRedelivery(context.Background()), v.spec.Timeout)
+		// delivers it again (see bindings.WithRedelivery). Every attempt
+		// and every delivery of the event to this plugin has the same
+		// name, so the outbox does not repeat the sends an earlier one
+		// made.
+		ctx, cancel := context.WithTimeout(bindings.WithRedelivery(context.Background(), s.name+"/"+ev.ID), v.spec.Timeout)
 		err = v.h.Handle(ctx, ev)
 		cancel()
 		took := time.Since(start)

@@ -233,26 +233,44 @@ func TestUnwantedEventsAreMarkedDone(t *testing.T) {
 }
 
 // Handlers run under a context marked for redelivery: what they send is
-// made again if a crash loses it before the event is marked done.
+// made again if a crash loses it before the event is marked done. Every
+// attempt names its sends the same way (plugin, event id, number), so the
+// outbox can tell a send an earlier attempt made.
 func TestHandleContextIsMarkedRedelivered(t *testing.T) {
 	t.Parallel()
 	j := newMemJournal()
 	d := New(j, Options{})
 	defer d.Stop(context.Background())
-	marked := make(chan bool, 1)
+	type seen struct {
+		marked     bool
+		key1, key2 string
+	}
+	attempts := make(chan seen, 2)
+	var n atomic.Int32
 	r := &recorder{handle: func(ctx context.Context, _ *event.Event) error {
-		marked <- bindings.Redelivered(ctx)
+		attempts <- seen{bindings.Redelivered(ctx), bindings.SendKey(ctx), bindings.SendKey(ctx)}
+		if n.Add(1) == 1 {
+			return errors.New("fail the first attempt")
+		}
 		return nil
 	}}
-	_ = d.Set("p", spec(), r)
-	j.add(msg("S:a", 1))
-	select {
-	case m := <-marked:
-		if !m {
-			t.Error("Handle's context is not marked for redelivery")
+	sp := spec()
+	sp.Retries = 1
+	_ = d.Set("p", sp, r)
+	ev := msg("S:a", 1)
+	j.add(ev)
+	for i := range 2 {
+		select {
+		case s := <-attempts:
+			if !s.marked {
+				t.Errorf("attempt %d: Handle's context is not marked for redelivery", i+1)
+			}
+			if want := "p/" + ev.ID + "#1"; s.key1 != want || s.key2 != "p/"+ev.ID+"#2" {
+				t.Errorf("attempt %d: send keys %q, %q; want %q and #2", i+1, s.key1, s.key2, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("attempt %d: the event was not handled", i+1)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the event was not handled")
 	}
 }
 

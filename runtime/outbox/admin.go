@@ -207,7 +207,7 @@ func (o *Outbox) Drop(id string) error {
 // Stats counts the stored entries and, when running, what was done.
 func (o *Outbox) Stats() (Stats, error) {
 	st := Stats{
-		InFlight: o.inFlight.Load(), Sent: o.sent.Load(), Resent: o.resent.Load(),
+		InFlight: o.inFlight.Load(), Sent: o.sent.Load(), Resent: o.resent.Load(), Repeated: o.repeated.Load(),
 		Retries: o.retries.Load(), DeadLettered: o.deadLettered.Load(),
 	}
 	err := o.db.View(func(txn *badger.Txn) error {

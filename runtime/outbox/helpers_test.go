@@ -171,6 +171,8 @@ func (r *recorder) retryAttempts() []int {
 	return append([]int(nil), r.attempts...)
 }
 
+func (r *recorder) Repeated(bindings.Call, string, string) {}
+
 func (r *recorder) Dead(Entry, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -16,6 +16,16 @@
 // with recovered set, so the process can tell how many duplicates a crash
 // may have caused.
 //
+// A send made while handling an event carries a key (bindings.SendKey:
+// plugin, event id, its number within the handling), stored with it. The
+// outbox remembers keyed sends for SendRecordTTL, with the vendor's
+// answer once it came, and a send made again under a key it remembers is
+// not stored or sent: it gets the first one's answer (a queued answer
+// while that one is pending) and is counted (Stats.Repeated,
+// Observer.Repeated). So a handler run again for its event, after a crash
+// or as a retry, does not repeat what its earlier run sent. A
+// dead-lettered send is forgotten and may be tried by the next delivery.
+//
 // Order: the sends of one conversation (vendor, account, conversation id)
 // go out one at a time in the order they were stored, a failing one
 // holding back those behind it until it succeeds or is dead-lettered.
@@ -80,6 +90,10 @@ type Observer interface {
 	Retrying(e Entry, err error, wait time.Duration)
 	// Dead: e was moved to the dead-letter list after err.
 	Dead(e Entry, err error)
+	// Repeated: a handler delivered an event again made the send c, key
+	// key, which an earlier delivery had made (entry id); it was not made
+	// again.
+	Repeated(c bindings.Call, key, id string)
 }
 
 // Options configure an Outbox.
@@ -136,6 +150,9 @@ type Stats struct {
 	// moved to the dead-letter list.
 	Retries      uint64 `json:"retries"`
 	DeadLettered uint64 `json:"dead_lettered"`
+	// Repeated: sends not made again because an earlier delivery of the
+	// same event to the same plugin had made them (Entry.Key).
+	Repeated uint64 `json:"repeated"`
 }
 
 // Outbox is the durable outbox. It is an Invoker: Send-class calls are
@@ -161,8 +178,8 @@ type Outbox struct {
 	cancel  context.CancelFunc
 	lanesWG sync.WaitGroup
 
-	inFlight                            atomic.Int64
-	sent, resent, retries, deadLettered atomic.Uint64
+	inFlight                                      atomic.Int64
+	sent, resent, retries, deadLettered, repeated atomic.Uint64
 }
 
 // entry is a pending entry in memory. Its Entry, and the flags, are
@@ -360,11 +377,22 @@ func (o *Outbox) Invoke(ctx context.Context, c bindings.Call) (json.RawMessage, 
 	if err := ep.Check(c.Args); err != nil {
 		return nil, err
 	}
+	key := bindings.SendKey(ctx)
+	if key != "" {
+		if rec, err := o.record(key); err != nil {
+			return nil, fmt.Errorf("look up send %s (%s): %w", c, key, err)
+		} else if rec != nil {
+			o.repeated.Add(1)
+			o.log.Debug("send made by an earlier delivery, not repeated", "key", key, "id", rec.ID, "call", c.String())
+			o.obs.Repeated(c, key, rec.ID)
+			return rec.answer(), nil
+		}
+	}
 	e := &entry{
 		Entry: Entry{
 			ID: formatID(o.seq.Add(1)), State: Pending,
 			Plugin: c.Plugin, Vendor: c.Vendor, Method: c.Method, Args: c.Args,
-			Conversation: conversationKey(ep, c.Args), Created: o.clock.Now().UTC(),
+			Conversation: conversationKey(ep, c.Args), Created: o.clock.Now().UTC(), Key: key,
 		},
 		waiter: make(chan result, 1),
 	}
@@ -376,7 +404,11 @@ func (o *Outbox) Invoke(ctx context.Context, c bindings.Call) (json.RawMessage, 
 	// comes from handling a journaled event, whose redelivery after a
 	// crash makes the send again (bindings.WithRedelivery). Committed
 	// writes survive a crash of the process either way.
-	if err := o.w.submit(write{set: [][2][]byte{{stateKey(Pending, e.ID), val}}, sync: !bindings.Redelivered(ctx)}, true); err != nil {
+	wr := write{set: [][2][]byte{{stateKey(Pending, e.ID), val}}, sync: !bindings.Redelivered(ctx)}
+	if key != "" {
+		wr.keep = [][2][]byte{{sendKey(key), encodeRecord(sendRecord{ID: e.ID})}}
+	}
+	if err := o.w.submit(wr, true); err != nil {
 		return nil, fmt.Errorf("store send %s: %w", c, err)
 	}
 	o.mu.Lock()
@@ -396,6 +428,27 @@ func (o *Outbox) Invoke(ctx context.Context, c bindings.Call) (json.RawMessage, 
 	case <-ctx.Done():
 		return queuedAnswer(e.ID), nil
 	}
+}
+
+// record returns what the store remembers of the send key (nil: none).
+// Keyed sends are stored before they return, so a send made again after
+// one that returned always finds it.
+func (o *Outbox) record(key string) (*sendRecord, error) {
+	var rec *sendRecord
+	err := o.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(sendKey(key))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			rec = new(sendRecord)
+			return json.Unmarshal(v, rec)
+		})
+	})
+	return rec, err
 }
 
 // laneOf finds or makes the lane of key. o.mu is held.
@@ -538,7 +591,7 @@ func (o *Outbox) settle(l *lane, e *entry, data json.RawMessage, err error) {
 		e.notBefore = o.clock.Now().Add(wait)
 		e.NextAttempt = e.notBefore.UTC()
 		snap := e.Entry
-		o.put(write{}, Pending, &snap)
+		o.put(write{}, Pending, &snap, false)
 		o.mu.Unlock()
 		o.retries.Add(1)
 		o.log.Warn("send failed, will retry", "id", snap.ID, "call", snap.Call().String(), "plugin", snap.Plugin,
@@ -554,15 +607,29 @@ func (o *Outbox) settle(l *lane, e *entry, data json.RawMessage, err error) {
 	e.waiter = nil
 	e.NextAttempt = time.Time{}
 	snap := e.Entry
+	var stored <-chan error // the dead entry's write, when waited for
 	switch {
 	case e.dropped: // Drop deleted it
 	case err == nil:
-		_, _ = o.w.enqueue(write{del: [][]byte{stateKey(Pending, snap.ID)}}, false)
+		wr := write{del: [][]byte{stateKey(Pending, snap.ID)}}
+		if snap.Key != "" {
+			wr.keep = [][2][]byte{{sendKey(snap.Key), encodeRecord(sendRecord{ID: snap.ID, Sent: true, Data: data})}}
+		}
+		_, _ = o.w.enqueue(wr, false)
 	default:
+		// Forgotten: an event delivered again tries the send again. The
+		// caller hears of the dead letter only once the record is gone.
 		snap.State = Dead
-		o.put(write{del: [][]byte{stateKey(Pending, snap.ID)}}, Dead, &snap)
+		wr := write{del: [][]byte{stateKey(Pending, snap.ID)}}
+		if snap.Key != "" {
+			wr.del = append(wr.del, sendKey(snap.Key))
+		}
+		stored = o.put(wr, Dead, &snap, snap.Key != "")
 	}
 	o.mu.Unlock()
+	if stored != nil {
+		<-stored // an error is logged by the writer; the entry is dead either way
+	}
 
 	switch {
 	case err == nil: // sent, even if dropped meanwhile
@@ -585,20 +652,23 @@ func (o *Outbox) settle(l *lane, e *entry, data json.RawMessage, err error) {
 	}
 }
 
-// put queues wr plus the store of e in state s, without waiting: losing
-// it in a crash means one more try, never a lost send.
-func (o *Outbox) put(wr write, s State, e *Entry) {
+// put queues wr plus the store of e in state s: losing it in a crash
+// means one more try, never a lost send. With wait it returns a channel
+// that gets the write's outcome (nil when it could not be queued).
+func (o *Outbox) put(wr write, s State, e *Entry, wait bool) <-chan error {
 	val, err := encodeEntry(e)
 	if err != nil {
 		o.log.Error("cannot store outbox entry", "id", e.ID, "error", err)
-		return
+		return nil
 	}
 	wr.set = append(wr.set, [2][]byte{stateKey(s, e.ID), val})
-	_, _ = o.w.enqueue(wr, false)
+	done, _ := o.w.enqueue(wr, wait)
+	return done
 }
 
 type nopObserver struct{}
 
-func (nopObserver) Sent(Entry, bool)                     {}
-func (nopObserver) Retrying(Entry, error, time.Duration) {}
-func (nopObserver) Dead(Entry, error)                    {}
+func (nopObserver) Sent(Entry, bool)                       {}
+func (nopObserver) Retrying(Entry, error, time.Duration)   {}
+func (nopObserver) Repeated(bindings.Call, string, string) {}
+func (nopObserver) Dead(Entry, error)                      {}

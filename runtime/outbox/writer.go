@@ -16,6 +16,7 @@ const maxBatch = 4096
 // one transaction with the other writes of its batch.
 type write struct {
 	set  [][2][]byte // key, value
+	keep [][2][]byte // key, value, stored for SendRecordTTL
 	del  [][]byte
 	sync bool // the caller needs it on disk before it goes on
 	// done receives the commit's result; nil for writes nobody waits on
@@ -137,6 +138,11 @@ func (w *writer) commit(batch []write) error {
 		}
 		for _, kv := range wr.set {
 			if err := apply(func() error { return txn.Set(kv[0], kv[1]) }); err != nil {
+				return fmt.Errorf("store %s: %w", kv[0], err)
+			}
+		}
+		for _, kv := range wr.keep {
+			if err := apply(func() error { return txn.SetEntry(badger.NewEntry(kv[0], kv[1]).WithTTL(SendRecordTTL)) }); err != nil {
 				return fmt.Errorf("store %s: %w", kv[0], err)
 			}
 		}

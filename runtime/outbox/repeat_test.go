@@ -1,0 +1,172 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/bindings"
+)
+
+// countingVendor answers every send with a msgId naming its content and
+// how many times that content came; content "refused" is refused for good
+// the first time; sends wait while hold is closed... unless hold is nil.
+type countingVendor struct {
+	mu    sync.Mutex
+	calls map[string]int
+	hold  chan struct{}
+}
+
+func (v *countingVendor) Invoke(ctx context.Context, c bindings.Call) (json.RawMessage, error) {
+	content, _ := c.Args["content"].(string)
+	v.mu.Lock()
+	v.calls[content]++
+	n := v.calls[content]
+	hold := v.hold
+	v.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if content == "refused" && n == 1 {
+		return nil, &bindings.VendorError{Vendor: "quntool", Code: -1, Message: "no such conversation"}
+	}
+	return json.RawMessage(fmt.Sprintf(`{"msgId":"%s-%d"}`, content, n)), nil
+}
+
+func (v *countingVendor) count(content string) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.calls[content]
+}
+
+// delivery is the context of one delivery of event id to plugin p.
+func delivery(ctx context.Context, id string) context.Context {
+	return bindings.WithRedelivery(ctx, "p/"+id)
+}
+
+// A handler run again for the same event (after a crash, or a retry)
+// makes the same sends in the same order: the outbox answers those the
+// earlier run made with the vendor's first answer, without sending them
+// again, and sends the rest; across a restart too.
+func TestRepeatedSendsAreNotMadeAgain(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	w := newWorld(t)
+	db := openDB(t, t.TempDir())
+	v := &countingVendor{calls: map[string]int{}}
+	rec := &recorder{}
+	ob := start(t, db, Options{Next: v, Registry: w.reg, Observer: rec, MaxAttempts: 1})
+
+	first := delivery(ctx, "ev1")
+	a, err := ob.Invoke(first, text(acct1, cust1, "hello"))
+	if err != nil || string(a) != `{"msgId":"hello-1"}` {
+		t.Fatalf("first send: %s, %v", a, err)
+	}
+	waitFor(t, ctx, "the send's record", func() bool {
+		r, err := ob.record("p/ev1#1")
+		return err == nil && r != nil && r.Sent
+	})
+
+	again := delivery(ctx, "ev1")
+	a, err = ob.Invoke(again, text(acct1, cust1, "hello"))
+	if err != nil || string(a) != `{"msgId":"hello-1"}` {
+		t.Errorf("repeated send answered %s, %v; want the first answer", a, err)
+	}
+	if n := v.count("hello"); n != 1 {
+		t.Errorf("the vendor got hello %d times, want 1", n)
+	}
+	// The second send of the delivery is new: it goes out.
+	if a, err := ob.Invoke(again, text(acct1, cust1, "more")); err != nil || string(a) != `{"msgId":"more-1"}` {
+		t.Errorf("a send the first run did not make: %s, %v", a, err)
+	}
+	// Another event's first send is its own.
+	if _, err := ob.Invoke(delivery(ctx, "ev2"), text(acct1, cust1, "hello")); err != nil || v.count("hello") != 2 {
+		t.Errorf("another event's send: %v, vendor got hello %d times, want 2", err, v.count("hello"))
+	}
+	st := mustStats(t, ob)
+	if st.Repeated != 1 || st.Sent != 3 {
+		t.Errorf("stats %+v, want 1 repeated and 3 sent", st)
+	}
+
+	// After a restart, the record is still there.
+	if err := ob.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ob = start(t, db, Options{Next: v, Registry: w.reg, MaxAttempts: 1})
+	a, err = ob.Invoke(delivery(ctx, "ev1"), text(acct1, cust1, "hello"))
+	if err != nil || string(a) != `{"msgId":"hello-1"}` || v.count("hello") != 2 {
+		t.Errorf("after a restart: %s, %v, vendor got hello %d times; want the first answer and 2", a, err, v.count("hello"))
+	}
+
+	// A send refused for good is forgotten: the next delivery tries again.
+	var dead *DeadError
+	if _, err := ob.Invoke(delivery(ctx, "ev3"), text(acct1, cust1, "refused")); !errors.As(err, &dead) {
+		t.Fatalf("refused send: err = %v, want a *DeadError", err)
+	}
+	a, err = ob.Invoke(delivery(ctx, "ev3"), text(acct1, cust1, "refused"))
+	if err != nil || string(a) != `{"msgId":"refused-2"}` {
+		t.Errorf("the dead send delivered again: %s, %v; want it sent again", a, err)
+	}
+	if st := mustStats(t, ob); st.Repeated != 1 {
+		t.Errorf("stats after the restart %+v, want 1 repeated", st)
+	}
+}
+
+// A send still pending when its event is delivered again is not stored a
+// second time: the repeat answers queued, with the pending entry's id.
+func TestRepeatedPendingSendIsQueued(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	w := newWorld(t)
+	v := &countingVendor{calls: map[string]int{}, hold: make(chan struct{})}
+	ob := start(t, openDB(t, ""), Options{Next: v, Registry: w.reg})
+
+	short, cancel := context.WithTimeout(delivery(ctx, "ev1"), 50*time.Millisecond)
+	defer cancel()
+	a, err := ob.Invoke(short, text(acct1, cust1, "hello"))
+	var q struct {
+		Queued bool   `json:"queued"`
+		ID     string `json:"outbox_id"`
+	}
+	if err != nil || json.Unmarshal(a, &q) != nil || !q.Queued {
+		t.Fatalf("first send: %s, %v; want a queued answer", a, err)
+	}
+	a, err = ob.Invoke(delivery(ctx, "ev1"), text(acct1, cust1, "hello"))
+	if err != nil || string(a) != string(queuedAnswer(q.ID)) {
+		t.Errorf("repeat of a pending send: %s, %v; want %s", a, err, queuedAnswer(q.ID))
+	}
+	if st := mustStats(t, ob); st.Pending != 1 || st.Repeated != 1 {
+		t.Errorf("stats %+v, want 1 pending and 1 repeated", st)
+	}
+	close(v.hold)
+	waitFor(t, ctx, "the send", func() bool { return mustStats(t, ob).Sent == 1 })
+	if n := v.count("hello"); n != 1 {
+		t.Errorf("the vendor got hello %d times, want 1", n)
+	}
+}
+
+// Sends made outside an event have no key and are never taken for
+// repeats.
+func TestUnkeyedSendsAreAlwaysMade(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	w := newWorld(t)
+	v := &countingVendor{calls: map[string]int{}}
+	ob := start(t, openDB(t, ""), Options{Next: v, Registry: w.reg})
+	for _, c := range []context.Context{ctx, ctx, bindings.WithRedelivery(ctx, ""), bindings.WithRedelivery(ctx, "")} {
+		if _, err := ob.Invoke(c, text(acct1, cust1, "hello")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := v.count("hello"); n != 4 {
+		t.Errorf("the vendor got hello %d times, want 4", n)
+	}
+}
