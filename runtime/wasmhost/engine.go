@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/switchboard-dev/switchboard/pdk"
+	"github.com/switchboard-dev/switchboard/runtime/wasmhost/wasmbin"
 )
 
 // engine compiles WASM modules that follow the Extism ABI; the host runs
@@ -75,6 +76,12 @@ type hostFunc struct {
 type extismEngine struct{}
 
 func (extismEngine) compile(ctx context.Context, wasm []byte, cfg compileConfig) (compiledModule, error) {
+	// The go-sdk compiles the module as it is, but only after the same
+	// checks of its structure as the native engine's (wazero's decoder
+	// sizes allocations by the counts it reads).
+	if _, err := wasmbin.InsertCheckpoints(wasm, checkInterval); err != nil {
+		return nil, fmt.Errorf("prepare the module: %w", err)
+	}
 	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
 	if cfg.maxPages > 0 {
 		rc = rc.WithMemoryLimitPages(cfg.maxPages)

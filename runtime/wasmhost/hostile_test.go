@@ -3,6 +3,8 @@ package wasmhost
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -176,6 +178,39 @@ func TestHostileModulesAreRefused(t *testing.T) {
 					t.Fatalf("echo after refusing %s: %v", tc.name, err)
 				}
 			})
+		}
+	})
+}
+
+// Modules whose vector counts promise more than their bytes hold are
+// refused at load on both engines, before wazero's decoder, which would
+// size an allocation by the count (gigabytes here), sees them.
+func TestModulesWithImpossibleCountsAreRefused(t *testing.T) {
+	t.Parallel()
+	const head = "\x00asm\x01\x00\x00\x00"
+	tests := []struct {
+		name, wasm, want string
+	}{
+		// a type section of one function type with 2^32-1 parameters
+		{"type", head + "\x01\x08\x01\x60\xff\xff\xff\xff\x0f\x00", "vector of 4294967295 elements"},
+		// an active element segment of 2^28-1 functions, and nothing after
+		{"element", head + "\x01\x04\x01\x60\x00\x00" + "\x03\x02\x01\x00" + "\x04\x04\x01\x70\x00\x01" +
+			"\x09\x09\x01\x00\x41\x00\x0b\xff\xff\xff\x7f" + "\x0a\x04\x01\x02\x00\x0b", "vector of 268435455 elements"},
+	}
+	forEngines(t, "", func(t *testing.T, eng engine) {
+		t.Parallel()
+		l := newLoader(t, Options{engine: eng})
+		for _, tc := range tests {
+			path := filepath.Join(t.TempDir(), tc.name+".wasm")
+			if err := os.WriteFile(path, []byte(tc.wasm), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			te := newTestEnv(t, tc.name, path, manifestWith(`{}`), []string{"*"})
+			_, err := l.Load(ctxT(t), te.env)
+			var le *plugin.LoadError
+			if !errors.As(err, &le) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: err = %v, want a *plugin.LoadError mentioning %q", tc.name, err, tc.want)
+			}
 		}
 	})
 }

@@ -14,40 +14,6 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/plugin"
 )
 
-func TestModuleImports(t *testing.T) {
-	t.Parallel()
-	good, err := os.ReadFile(wat(t, "ungranted"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	imps, err := moduleImports(good)
-	if err != nil || len(imps) != 1 || imps[0] != (wasmImport{module: "extism:host/user", name: "kv_get", kind: 0}) {
-		t.Fatalf("imports = %+v, %v", imps, err)
-	}
-	tests := []struct {
-		name string
-		in   []byte
-	}{
-		{"empty", nil},
-		{"not wasm", []byte("#!/bin/sh\necho hi\n")},
-		{"component version", []byte("\x00asm\x0d\x00\x01\x00")},
-		{"section overruns", []byte("\x00asm\x01\x00\x00\x00\x02\x7f")},
-		{"truncated import", append([]byte("\x00asm\x01\x00\x00\x00\x02\x05\x01"), 0x10, 'a', 'b', 'c')},
-		{"truncated head", good[:len(good)/3]},
-		{"bad kind", []byte("\x00asm\x01\x00\x00\x00\x02\x07\x01\x01m\x01n\x09\x00")},
-		{"huge count", []byte("\x00asm\x01\x00\x00\x00\x02\x05\xff\xff\xff\xff\x0f")},
-		{"long LEB", []byte("\x00asm\x01\x00\x00\x00\x02\xff\xff\xff\xff\xff\xff\x01")},
-	}
-	for _, tc := range tests {
-		if _, err := moduleImports(tc.in); !errors.Is(err, errNotWasm) {
-			t.Errorf("%s: err = %v, want errNotWasm", tc.name, err)
-		}
-	}
-	if imps, err := moduleImports([]byte("\x00asm\x01\x00\x00\x00")); err != nil || len(imps) != 0 {
-		t.Errorf("empty module: %v, %v", imps, err)
-	}
-}
-
 func TestLoadErrors(t *testing.T) {
 	t.Parallel()
 	forEngines(t, "", func(t *testing.T, eng engine) {

@@ -12,7 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
-	"github.com/switchboard-dev/switchboard/runtime/wasmhost/checkpoint"
+	"github.com/switchboard-dev/switchboard/runtime/wasmhost/wasmbin"
 )
 
 // nativeEngine is the engine written directly on wazero, with the Extism
@@ -21,7 +21,7 @@ import (
 // reference the tests hold it to), but a kernel call is one Go function
 // call instead of a call into a second WASM module.
 //
-// A running guest is stopped through checkpoints (package checkpoint)
+// A running guest is stopped through checkpoints (wasmbin.InsertCheckpoints)
 // rather than wazero's close-on-context-done, which leaves compiled code
 // for Go at every loop iteration: the guest counts its loop iterations
 // itself and calls the host back every checkInterval of them, and the
@@ -48,7 +48,7 @@ type nativeCompiled struct {
 }
 
 func (nativeEngine) compile(ctx context.Context, wasm []byte, cfg compileConfig) (compiledModule, error) {
-	wasm, err := checkpoint.Insert(wasm, checkInterval)
+	wasm, err := wasmbin.InsertCheckpoints(wasm, checkInterval)
 	if err != nil {
 		return nil, fmt.Errorf("prepare the module: %w", err)
 	}
@@ -243,15 +243,15 @@ func (i *nativeInstance) kill() { i.kernel.killed.Store(true) }
 // when its instance was killed or when the call's context ended (the
 // context of the instantiation while a start function runs).
 func instantiateCheckpoint(ctx context.Context, rt wazero.Runtime) error {
-	_, err := rt.NewHostModuleBuilder(checkpoint.Module).NewFunctionBuilder().
+	_, err := rt.NewHostModuleBuilder(wasmbin.CheckModule).NewFunctionBuilder().
 		WithGoFunction(api.GoFunc(func(ctx context.Context, _ []uint64) {
 			k, _ := ctx.Value(nativeKernelKey{}).(*nativeKernel)
 			if (k != nil && k.killed.Load()) || ctx.Err() != nil {
 				panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
 			}
-		}), nil, nil).Export(checkpoint.Name).Instantiate(ctx)
+		}), nil, nil).Export(wasmbin.CheckName).Instantiate(ctx)
 	if err != nil {
-		return fmt.Errorf("instantiate %s: %w", checkpoint.Module, err)
+		return fmt.Errorf("instantiate %s: %w", wasmbin.CheckModule, err)
 	}
 	return nil
 }

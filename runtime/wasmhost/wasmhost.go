@@ -44,6 +44,7 @@ import (
 	"github.com/switchboard-dev/switchboard/pdk"
 	"github.com/switchboard-dev/switchboard/runtime/event"
 	"github.com/switchboard-dev/switchboard/runtime/plugin"
+	"github.com/switchboard-dev/switchboard/runtime/wasmhost/wasmbin"
 )
 
 // Defaults for Options.
@@ -284,7 +285,7 @@ func (e *ImportError) Unwrap() error { return e.Err }
 // linked (needs maps every HostNamespace function to the permission that
 // links it) or anything else the host does not provide.
 func checkImports(wasm []byte, linked []hostFunc, needs map[string]string) error {
-	imps, err := moduleImports(wasm)
+	imps, err := wasmbin.Imports(wasm)
 	if err != nil {
 		return err
 	}
@@ -293,23 +294,23 @@ func checkImports(wasm []byte, linked []hostFunc, needs map[string]string) error
 		have[f.name] = true
 	}
 	for _, imp := range imps {
-		switch imp.module {
+		switch imp.Module {
 		case pdk.HostNamespace:
-			if have[imp.name] {
+			if have[imp.Name] {
 				continue
 			}
-			if perm, ok := needs[imp.name]; ok {
-				return &ImportError{Module: imp.module, Name: imp.name, Needs: perm, Err: ErrNotGranted}
+			if perm, ok := needs[imp.Name]; ok {
+				return &ImportError{Module: imp.Module, Name: imp.Name, Needs: perm, Err: ErrNotGranted}
 			}
-			return &ImportError{Module: imp.module, Name: imp.name, Err: ErrUnknownImport,
+			return &ImportError{Module: imp.Module, Name: imp.Name, Err: ErrUnknownImport,
 				Reason: "host functions are " + strings.Join(sortedKeys(needs), ", ")}
 		case envNamespace:
-			if why, denied := envDenied[imp.name]; denied {
-				return &ImportError{Module: imp.module, Name: imp.name, Err: ErrNotGranted, Reason: why}
+			if why, denied := envDenied[imp.Name]; denied {
+				return &ImportError{Module: imp.Module, Name: imp.Name, Err: ErrNotGranted, Reason: why}
 			}
 		case "wasi_snapshot_preview1":
 		default:
-			return &ImportError{Module: imp.module, Name: imp.name, Err: ErrUnknownImport,
+			return &ImportError{Module: imp.Module, Name: imp.Name, Err: ErrUnknownImport,
 				Reason: "modules may import " + pdk.HostNamespace + ", " + envNamespace + " and wasi_snapshot_preview1"}
 		}
 	}

@@ -1,31 +1,4 @@
-// Package checkpoint rewrites a WebAssembly module so that it calls its
-// host back at regular intervals while it runs: every loop of every
-// function counts down a budget kept in a global of the module, and when
-// the budget runs out the loop refills it and calls the imported function
-// Module.Name (no parameters, no results). The host's function is where a
-// runaway guest is stopped (it traps or panics) and where the Go
-// scheduler gets its thread back.
-//
-// This is what a runtime's "interrupt check at every loop header" does,
-// made cheap: a countdown in the guest's own code costs a load, a
-// subtraction and a store per iteration, where an exit to the host at
-// every iteration costs tens of nanoseconds.
-//
-// The rewrite appends one function import, so every function defined by
-// the module moves up by one index; the rewrite renumbers them wherever
-// they appear: calls, ref.func, exports, the start function, element
-// segments, global initializers and the name section. It appends one
-// type and one mutable i32 global, which move nothing. Every other byte
-// is copied as it was.
-//
-// Supported: the WebAssembly 2.0 core (multi-value, reference types,
-// bulk memory, SIMD, sign extension, saturating conversions) plus
-// threads, tail calls and multiple memories. A module using another
-// proposal (exception handling, typed function references, GC) is
-// refused with an error naming the instruction.
-//
-// Insert is a pure function, safe for concurrent use.
-package checkpoint
+package wasmbin
 
 import (
 	"bytes"
@@ -33,40 +6,15 @@ import (
 	"fmt"
 )
 
-// Module and Name are the import the rewritten module calls.
+// CheckModule and CheckName are the import a module rewritten by
+// InsertCheckpoints calls at its checkpoints.
 const (
-	Module = "switchboard:checkpoint"
-	Name   = "check"
+	CheckModule = "switchboard:checkpoint"
+	CheckName   = "check"
 )
 
-// ErrReserved is returned for a module that imports from Module itself.
-var ErrReserved = errors.New("checkpoint: the module imports from the reserved module " + Module)
-
-// Section ids.
-const (
-	secCustom    = 0
-	secType      = 1
-	secImport    = 2
-	secTable     = 4
-	secGlobal    = 6
-	secExport    = 7
-	secStart     = 8
-	secElement   = 9
-	secCode      = 10
-	secData      = 11
-	secDataCount = 12
-	secTag       = 13
-)
-
-// rank orders the known sections as the binary format requires.
-var rank = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
-
-var header = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
-
-type section struct {
-	id   byte
-	body []byte
-}
+// ErrReserved is returned for a module that imports from CheckModule itself.
+var ErrReserved = errors.New("the module imports from the reserved module " + CheckModule)
 
 // rewriter holds what the rewrite of one module needs to know.
 type rewriter struct {
@@ -78,17 +26,32 @@ type rewriter struct {
 	check         []byte // the code inserted at the top of every loop
 }
 
-// Insert returns wasm rewritten so that each loop calls Module.Name once
-// every interval iterations (counted over all the module's loops).
-// interval must be positive and below 2^31.
-func Insert(wasm []byte, interval uint32) ([]byte, error) {
+// InsertCheckpoints returns wasm rewritten so that its loops call its
+// host back: every loop of every function counts down a budget kept in a
+// global of the module, and when the budget runs out the loop refills it
+// and calls the imported function CheckModule.CheckName (no parameters,
+// no results). The host's function is where a runaway guest is stopped
+// (it traps or panics) and where the Go scheduler gets its thread back.
+// The call comes once every interval iterations, counted over all the
+// module's loops; interval must be positive and below 2^31.
+//
+// This is what a runtime's "interrupt check at every loop header" does,
+// made cheap: a countdown in the guest's own code costs a load, a
+// subtraction and a store per iteration, where an exit to the host at
+// every iteration costs tens of nanoseconds.
+//
+// The rewrite appends one function import, so every function defined by
+// the module moves up by one index; the rewrite renumbers them wherever
+// they appear: calls, ref.func, exports, the start function, element
+// segments, global initializers and the name section. It appends one
+// type and one mutable i32 global, which move nothing. Every other byte
+// is copied as it was. A module using an instruction of a proposal
+// beyond those listed in the package comment is refused, naming it.
+func InsertCheckpoints(wasm []byte, interval uint32) ([]byte, error) {
 	if interval == 0 || interval > 1<<31-1 {
-		return nil, fmt.Errorf("checkpoint: interval %d out of range", interval)
+		return nil, fmt.Errorf("checkpoint interval %d out of range", interval)
 	}
-	if !bytes.HasPrefix(wasm, header) {
-		return nil, errors.New("checkpoint: not a WebAssembly 1.0 binary module")
-	}
-	secs, err := sections(wasm[len(header):])
+	secs, err := parse(wasm)
 	if err != nil {
 		return nil, err
 	}
@@ -137,109 +100,33 @@ func Insert(wasm []byte, interval uint32) ([]byte, error) {
 	return out, nil
 }
 
-// sections splits a module's sections, checking their framing and order.
-func sections(b []byte) ([]section, error) {
-	var secs []section
-	last := 0
-	r := &reader{b: b}
-	for r.more() {
-		id := r.byte()
-		n := r.u32()
-		body := r.bytes(int(n))
-		if r.err != nil {
-			return nil, fmt.Errorf("checkpoint: section %d: %w", id, r.err)
-		}
-		if id != secCustom {
-			k, ok := rank[id]
-			if !ok {
-				return nil, fmt.Errorf("checkpoint: unknown section id %d", id)
-			}
-			if k <= last {
-				return nil, fmt.Errorf("checkpoint: section %d out of order", id)
-			}
-			last = k
-			if id != secStart && id != secDataCount {
-				// Each of the others is one vector: check its count
-				// here, whether or not the rewrite reads the section.
-				vr := &reader{b: body}
-				if vr.count(); vr.err != nil {
-					return nil, fmt.Errorf("checkpoint: section %d: %w", id, vr.err)
-				}
-			}
-		}
-		secs = append(secs, section{id, body})
-	}
-	return secs, nil
-}
-
 // survey counts what the rewrite appends to: types, function and global
-// imports, and defined globals. It also checks the nested vectors of the
-// sections the rewrite copies without reading them (types, data), so no
-// count in the result is larger than the bytes that follow it.
+// imports, and defined globals.
 func (x *rewriter) survey(secs []section) error {
 	for _, s := range secs {
 		r := &reader{b: s.body}
 		switch s.id {
 		case secType:
 			x.types = r.count()
-			for n := x.types; n > 0 && r.err == nil; n-- {
-				if form := r.byte(); form != 0x60 {
-					r.fail("type form 0x%02x: only function types are supported", form)
-				}
-				for range 2 { // parameters, results
-					for m := r.count(); m > 0 && r.err == nil; m-- {
-						r.valType()
-					}
-				}
-			}
-		case secData:
-			for n := r.count(); n > 0 && r.err == nil; n-- {
-				switch flags := r.u32(); flags {
-				case 0, 2:
-					if flags == 2 {
-						r.u32() // memory
-					}
-					x.constExpr(r, nil)
-				case 1:
-				default:
-					r.fail("data segment flags %d", flags)
-				}
-				r.name() // the bytes
-			}
 		case secGlobal:
 			x.globals = r.count()
 		case secImport:
-			for n := r.count(); n > 0 && r.err == nil; n-- {
-				mod, _ := r.name(), r.name()
-				if string(mod) == Module {
+			for _, imp := range r.imports() {
+				switch {
+				case imp.Module == CheckModule:
 					return ErrReserved
-				}
-				switch kind := r.byte(); kind {
-				case 0x00: // function
-					r.u32()
+				case imp.Kind == ImportFunc:
 					x.funcImports++
-				case 0x01: // table
-					r.refType()
-					r.limits()
-				case 0x02: // memory
-					r.limits()
-				case 0x03: // global
-					r.valType()
-					r.byte()
+				case imp.Kind == ImportGlobal:
 					x.globalImports++
-				case 0x04: // tag
-					r.byte()
-					r.u32()
-				default:
-					r.fail("import kind 0x%02x", kind)
 				}
 			}
 		}
-		if (s.id == secType || s.id == secImport || s.id == secData) && r.err == nil && r.more() {
+		if s.id == secImport && r.err == nil && r.more() {
 			r.fail("%d bytes after the section's contents", len(r.b)-r.off)
 		}
 		if r.err != nil {
-			return fmt.Errorf("checkpoint: section %d: %w", s.id, r.err)
+			return fmt.Errorf("section %d: %w", s.id, r.err)
 		}
 	}
 	return nil
@@ -294,8 +181,8 @@ func (x *rewriter) section(id byte, body []byte) ([]byte, error) {
 		n := r.count()
 		out = appendU32(out, n+1)
 		out = append(out, r.rest()...)
-		out = appendName(out, Module)
-		out = appendName(out, Name)
+		out = appendName(out, CheckModule)
+		out = appendName(out, CheckName)
 		out = appendU32(append(out, 0x00), x.types)
 	case secTable:
 		out = x.tables(r)
@@ -321,7 +208,7 @@ func (x *rewriter) section(id byte, body []byte) ([]byte, error) {
 		r.fail("%d bytes after the section's contents", len(r.b)-r.off)
 	}
 	if r.err != nil {
-		return nil, fmt.Errorf("checkpoint: section %d: %w", id, r.err)
+		return nil, fmt.Errorf("section %d: %w", id, r.err)
 	}
 	return out, nil
 }

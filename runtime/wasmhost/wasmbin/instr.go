@@ -1,4 +1,4 @@
-package checkpoint
+package wasmbin
 
 // instrs copies instructions from r to out: the rest of r for a function
 // body, or up to and including the first `end` for a constant expression

@@ -1,4 +1,4 @@
-package checkpoint
+package wasmbin
 
 import (
 	"context"
@@ -104,12 +104,12 @@ func newHost(t testing.TB) *host {
 	ctx := context.Background()
 	h := &host{rt: wazero.NewRuntime(ctx)}
 	t.Cleanup(func() { _ = h.rt.Close(ctx) })
-	_, err := h.rt.NewHostModuleBuilder(Module).NewFunctionBuilder().
+	_, err := h.rt.NewHostModuleBuilder(CheckModule).NewFunctionBuilder().
 		WithFunc(func(context.Context) {
 			if n := h.checks.Add(1); h.stop != nil && h.stop(n) {
 				panic(errStopped)
 			}
-		}).Export(Name).Instantiate(ctx)
+		}).Export(CheckName).Instantiate(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func call(t *testing.T, m api.Module, fn string, args ...uint64) []uint64 {
 
 func TestRewrittenModuleBehavesTheSame(t *testing.T) {
 	wasm := assemble(t, strings.ReplaceAll(features, `"env" "base"`, `"env-globals" "base"`))
-	out, err := Insert(wasm, 10)
+	out, err := InsertCheckpoints(wasm, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestRewrittenModuleBehavesTheSame(t *testing.T) {
 func TestCheckIsCalledEveryIntervalIterations(t *testing.T) {
 	wasm := assemble(t, strings.ReplaceAll(features, `"env" "base"`, `"env-globals" "base"`))
 	for _, interval := range []uint32{1, 7, 1000} {
-		out, err := Insert(wasm, interval)
+		out, err := InsertCheckpoints(wasm, interval)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +210,7 @@ func TestCheckIsCalledEveryIntervalIterations(t *testing.T) {
 
 func TestRunawayLoopIsStopped(t *testing.T) {
 	wasm := assemble(t, `(module (func (export "spin") (loop $l (br $l))))`)
-	out, err := Insert(wasm, 1024)
+	out, err := InsertCheckpoints(wasm, 1024)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestModuleWithoutImportsOrGlobals(t *testing.T) {
 	wasm := assemble(t, `(module (memory 1) (func $f (loop $l (br_if $l (i32.const 0)))) (export "f" (func $f)))`)
 	noTypes := assemble(t, `(module (memory (export "mem") 1))`)
 	for _, w := range [][]byte{wasm, noTypes} {
-		out, err := Insert(w, 3)
+		out, err := InsertCheckpoints(w, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,16 +266,16 @@ func TestRefusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Insert(tc.wasm, 100)
+			_, err := InsertCheckpoints(tc.wasm, 100)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one containing %q", err, tc.want)
 			}
 		})
 	}
-	if _, err := Insert(reserved, 100); !errors.Is(err, ErrReserved) {
-		t.Errorf("a module importing from %s: err = %v, want ErrReserved", Module, err)
+	if _, err := InsertCheckpoints(reserved, 100); !errors.Is(err, ErrReserved) {
+		t.Errorf("a module importing from %s: err = %v, want ErrReserved", CheckModule, err)
 	}
-	if _, err := Insert(valid, 0); err == nil {
+	if _, err := InsertCheckpoints(valid, 0); err == nil {
 		t.Error("interval 0 accepted")
 	}
 }
@@ -302,7 +302,7 @@ func FuzzInsert(f *testing.F) {
 		// Only what the rewrite accepts reaches wazero (whose decoder
 		// sizes allocations by the counts it reads, so an unchecked
 		// count can exhaust the host's memory).
-		out, err := Insert(wasm, 16)
+		out, err := InsertCheckpoints(wasm, 16)
 		if err != nil {
 			return
 		}
@@ -325,7 +325,7 @@ func FuzzInsert(f *testing.F) {
 func BenchmarkLoop(b *testing.B) {
 	ctx := context.Background()
 	wasm := assemble(b, strings.ReplaceAll(features, `"env" "base"`, `"env-globals" "base"`))
-	rewritten, err := Insert(wasm, 1024)
+	rewritten, err := InsertCheckpoints(wasm, 1024)
 	if err != nil {
 		b.Fatal(err)
 	}
