@@ -132,6 +132,7 @@ type deliveryKey struct{}
 // number of sends made under it so far.
 type delivery struct {
 	name  string
+	again bool
 	sends atomic.Uint64
 }
 
@@ -146,8 +147,11 @@ type delivery struct {
 // name is the same for every delivery of one event to one plugin (the
 // dispatcher passes the plugin's name and the event's id), so the sends of
 // a handler run again are recognized (SendKey); "" leaves them unnamed.
-func WithRedelivery(ctx context.Context, name string) context.Context {
-	return context.WithValue(ctx, deliveryKey{}, &delivery{name: name})
+// again tells that the event may have been handled by the plugin before
+// (an earlier attempt, or a run before a crash): only then are its sends
+// looked up.
+func WithRedelivery(ctx context.Context, name string, again bool) context.Context {
+	return context.WithValue(ctx, deliveryKey{}, &delivery{name: name, again: again})
 }
 
 // Redelivered reports whether ctx carries WithRedelivery's mark.
@@ -157,15 +161,16 @@ func Redelivered(ctx context.Context) bool {
 }
 
 // SendKey numbers a send made under ctx and returns its key: the
-// delivery's name, "#" and the send's number (1 for the first). A handler
+// delivery's name, "#" and the send's number (1 for the first), and
+// whether the delivery may be a repeat (WithRedelivery's again). A handler
 // run again for the same event makes the same sends with the same keys,
 // as long as it makes them in the same order. It returns "" outside a
 // named delivery. Safe for concurrent use: concurrent sends are numbered
 // in the order they call it.
-func SendKey(ctx context.Context) string {
+func SendKey(ctx context.Context) (key string, again bool) {
 	d, ok := ctx.Value(deliveryKey{}).(*delivery)
 	if !ok || d.name == "" {
-		return ""
+		return "", false
 	}
-	return d.name + "#" + strconv.FormatUint(d.sends.Add(1), 10)
+	return d.name + "#" + strconv.FormatUint(d.sends.Add(1), 10), d.again
 }

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,6 +79,10 @@ type Dispatcher struct {
 	opts Options
 	log  hclog.Logger
 
+	// started is when the Dispatcher was made (Unix ms): an event
+	// received before it may have been handled by a previous run.
+	started int64
+
 	mu      sync.Mutex
 	slots   map[string]*slot
 	stopped bool
@@ -95,7 +100,7 @@ func New(j Journal, opts Options) *Dispatcher {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Dispatcher{j: j, opts: opts, log: log.Named("dispatch"), slots: map[string]*slot{}}
+	return &Dispatcher{j: j, opts: opts, log: log.Named("dispatch"), slots: map[string]*slot{}, started: time.Now().UnixMilli()}
 }
 
 // Set installs h as the version of plugin name: a new slot starts reading
@@ -356,9 +361,11 @@ func (s *slot) handle(ev *event.Event) {
 		// The event is marked done only after Handle: a crash before that
 		// delivers it again (see bindings.WithRedelivery). Every attempt
 		// and every delivery of the event to this plugin has the same
-		// name, so the outbox does not repeat the sends an earlier one
-		// made.
-		ctx, cancel := context.WithTimeout(bindings.WithRedelivery(context.Background(), s.name+"/"+ev.ID), v.spec.Timeout)
+		// name (plugin and journal seq, shorter than the event's id), so
+		// the outbox does not repeat the sends an earlier one made: a
+		// retry, or an event received before this run started.
+		again := attempt > 0 || ev.Received < s.d.started
+		ctx, cancel := context.WithTimeout(bindings.WithRedelivery(context.Background(), s.name+"/"+strconv.FormatUint(ev.Seq, 10), again), v.spec.Timeout)
 		err = v.h.Handle(ctx, ev)
 		cancel()
 		took := time.Since(start)

@@ -244,12 +244,15 @@ func TestHandleContextIsMarkedRedelivered(t *testing.T) {
 	type seen struct {
 		marked     bool
 		key1, key2 string
+		again      bool
 	}
-	attempts := make(chan seen, 2)
+	attempts := make(chan seen, 4)
 	var n atomic.Int32
-	r := &recorder{handle: func(ctx context.Context, _ *event.Event) error {
-		attempts <- seen{bindings.Redelivered(ctx), bindings.SendKey(ctx), bindings.SendKey(ctx)}
-		if n.Add(1) == 1 {
+	r := &recorder{handle: func(ctx context.Context, ev *event.Event) error {
+		k1, again := bindings.SendKey(ctx)
+		k2, _ := bindings.SendKey(ctx)
+		attempts <- seen{bindings.Redelivered(ctx), k1, k2, again}
+		if ev.ID == "S:a-1" && n.Add(1) == 1 {
 			return errors.New("fail the first attempt")
 		}
 		return nil
@@ -257,19 +260,30 @@ func TestHandleContextIsMarkedRedelivered(t *testing.T) {
 	sp := spec()
 	sp.Retries = 1
 	_ = d.Set("p", sp, r)
-	ev := msg("S:a", 1)
+	// S:a-1 is received now and fails its first attempt; S:a-2 was
+	// received before the dispatcher started (by a previous run).
+	ev, old := msg("S:a", 1), msg("S:a", 2)
+	ev.Received = time.Now().UnixMilli() + 1
+	old.Received = time.Now().UnixMilli() - 60_000
 	j.add(ev)
-	for i := range 2 {
+	j.add(old)
+	for i, want := range []struct {
+		id, seq string
+		again   bool
+	}{{ev.ID, "1", false}, {ev.ID, "1", true}, {old.ID, "2", true}} {
 		select {
 		case s := <-attempts:
 			if !s.marked {
-				t.Errorf("attempt %d: Handle's context is not marked for redelivery", i+1)
+				t.Errorf("delivery %d: Handle's context is not marked for redelivery", i+1)
 			}
-			if want := "p/" + ev.ID + "#1"; s.key1 != want || s.key2 != "p/"+ev.ID+"#2" {
-				t.Errorf("attempt %d: send keys %q, %q; want %q and #2", i+1, s.key1, s.key2, want)
+			if k := "p/" + want.seq + "#1"; s.key1 != k || s.key2 != "p/"+want.seq+"#2" {
+				t.Errorf("delivery %d: send keys %q, %q; want %q and #2", i+1, s.key1, s.key2, k)
+			}
+			if s.again != want.again {
+				t.Errorf("delivery %d of %s: marked as a possible repeat = %v, want %v", i+1, want.id, s.again, want.again)
 			}
 		case <-time.After(10 * time.Second):
-			t.Fatalf("attempt %d: the event was not handled", i+1)
+			t.Fatalf("delivery %d: the event was not handled", i+1)
 		}
 	}
 }

@@ -138,7 +138,7 @@ func (o *Outbox) Retry(id string) (Entry, error) {
 	}
 	done, err := o.w.enqueue(wr, true)
 	if err == nil && o.started && !o.closed {
-		o.entries[id] = e
+		o.track(e)
 		l := o.laneOf(e.Conversation)
 		l.queue = append(l.queue, e)
 		o.runLocked(l)
@@ -176,7 +176,7 @@ func (o *Outbox) Drop(id string) error {
 	var waiter chan result
 	if e != nil && o.entries[id] == e {
 		e.dropped = true
-		delete(o.entries, id)
+		o.untrack(e)
 		if !e.inFlight { // else its lane drops it when the vendor answers
 			if l := o.lanes[e.Conversation]; l != nil {
 				for i, q := range l.queue {

@@ -68,7 +68,7 @@ func (e *Entry) Call() bindings.Call {
 }
 
 // Key layout below storage.PrefixOutbox: "o/p/<id>" pending, "o/d/<id>"
-// dead, "o/k/<send key>" the record of a keyed send (sendRecord). IDs are
+// dead, "o/k/<send key>" the vendor's answer to a keyed send. IDs are
 // fixed-width hex of a counter that only grows, so key order is the order
 // the sends were stored in.
 const (
@@ -78,35 +78,13 @@ const (
 	idLen         = 16
 )
 
-// SendRecordTTL is how long the outbox remembers a keyed send, so that a
-// handler delivered the same event again (after a crash, or a retry) does
-// not make it again. Redeliveries come at the next start, or within the
-// handler's retries.
+// SendRecordTTL is how long the outbox remembers the answer to a keyed
+// send, so that a handler delivered the same event again (after a crash,
+// or a retry) does not make it again. Redeliveries come at the next
+// start, or within the handler's retries.
 const SendRecordTTL = 24 * time.Hour
 
-// sendRecord is what the outbox remembers of a keyed send: the entry it
-// stored and, once the vendor accepted it, the vendor's answer.
-type sendRecord struct {
-	ID   string          `json:"id"`
-	Sent bool            `json:"sent,omitempty"`
-	Data json.RawMessage `json:"data,omitempty"`
-}
-
 func sendKey(key string) []byte { return []byte(sendPrefix + key) }
-
-// answer is what a repeated send returns: the vendor's answer to the
-// first, or a queued answer while that one is still pending.
-func (r *sendRecord) answer() json.RawMessage {
-	if r.Sent {
-		return r.Data
-	}
-	return queuedAnswer(r.ID)
-}
-
-func encodeRecord(r sendRecord) []byte {
-	b, _ := json.Marshal(r) // a string, a bool and raw JSON: cannot fail
-	return b
-}
 
 func stateKey(s State, id string) []byte {
 	if s == Dead {

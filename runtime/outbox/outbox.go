@@ -17,14 +17,15 @@
 // may have caused.
 //
 // A send made while handling an event carries a key (bindings.SendKey:
-// plugin, event id, its number within the handling), stored with it. The
-// outbox remembers keyed sends for SendRecordTTL, with the vendor's
-// answer once it came, and a send made again under a key it remembers is
-// not stored or sent: it gets the first one's answer (a queued answer
-// while that one is pending) and is counted (Stats.Repeated,
-// Observer.Repeated). So a handler run again for its event, after a crash
-// or as a retry, does not repeat what its earlier run sent. A
-// dead-lettered send is forgotten and may be tried by the next delivery.
+// plugin, event, its number within the handling), stored with the entry;
+// the vendor's answer is kept under the key for SendRecordTTL, written
+// with the entry's delete. A send made again under a key the outbox
+// knows, by a delivery that may be a repeat, is not stored or sent: it
+// gets the first one's answer (a queued answer while that one is pending)
+// and is counted (Stats.Repeated, Observer.Repeated). So a handler run
+// again for its event, after a crash or as a retry, does not repeat what
+// its earlier run sent. A dead-lettered send is not remembered and may be
+// tried by the next delivery.
 //
 // Order: the sends of one conversation (vendor, account, conversation id)
 // go out one at a time in the order they were stored, a failing one
@@ -171,7 +172,13 @@ type Outbox struct {
 
 	mu      sync.Mutex
 	entries map[string]*entry // pending entries this process knows
-	lanes   map[string]*lane  // conversations with queued entries
+
+	// keys are the keyed sends known in memory: pending, or sent with
+	// their answer not yet in the store. keysMu is taken after mu, never
+	// across a blocking call (the writer takes it after a commit).
+	keysMu  sync.Mutex
+	keys    map[string]*keyed
+	lanes   map[string]*lane // conversations with queued entries
 	started bool
 	closed  bool
 	ctx     context.Context // the run's context, from Start
@@ -192,6 +199,13 @@ type entry struct {
 	recovered bool
 	inFlight  bool
 	dropped   bool
+}
+
+// keyed is a keyed send in memory: its entry, and the vendor's answer
+// once it came.
+type keyed struct {
+	id     string
+	answer json.RawMessage
 }
 
 type result struct {
@@ -235,7 +249,7 @@ func Open(db *badger.DB, o Options) (*Outbox, error) {
 	}
 	ob := &Outbox{
 		db: db, opts: o, log: o.Logger, clock: o.Clock, obs: o.Observer,
-		entries: map[string]*entry{}, lanes: map[string]*lane{},
+		entries: map[string]*entry{}, keys: map[string]*keyed{}, lanes: map[string]*lane{},
 	}
 	if ob.log == nil {
 		ob.log = hclog.NewNullLogger()
@@ -314,7 +328,7 @@ func (o *Outbox) Start(ctx context.Context) error {
 			continue
 		}
 		e := &entry{Entry: *le, notBefore: le.NextAttempt, recovered: true}
-		o.entries[e.ID] = e
+		o.track(e)
 		o.laneOf(e.Conversation).queue = append(o.laneOf(e.Conversation).queue, e)
 	}
 	o.ctx, o.cancel = context.WithCancel(ctx)
@@ -377,15 +391,17 @@ func (o *Outbox) Invoke(ctx context.Context, c bindings.Call) (json.RawMessage, 
 	if err := ep.Check(c.Args); err != nil {
 		return nil, err
 	}
-	key := bindings.SendKey(ctx)
-	if key != "" {
-		if rec, err := o.record(key); err != nil {
+	key, again := bindings.SendKey(ctx)
+	if again {
+		answer, id, err := o.earlier(key)
+		if err != nil {
 			return nil, fmt.Errorf("look up send %s (%s): %w", c, key, err)
-		} else if rec != nil {
+		}
+		if answer != nil {
 			o.repeated.Add(1)
-			o.log.Debug("send made by an earlier delivery, not repeated", "key", key, "id", rec.ID, "call", c.String())
-			o.obs.Repeated(c, key, rec.ID)
-			return rec.answer(), nil
+			o.log.Debug("send made by an earlier delivery, not repeated", "key", key, "id", id, "call", c.String())
+			o.obs.Repeated(c, key, id)
+			return answer, nil
 		}
 	}
 	e := &entry{
@@ -404,11 +420,7 @@ func (o *Outbox) Invoke(ctx context.Context, c bindings.Call) (json.RawMessage, 
 	// comes from handling a journaled event, whose redelivery after a
 	// crash makes the send again (bindings.WithRedelivery). Committed
 	// writes survive a crash of the process either way.
-	wr := write{set: [][2][]byte{{stateKey(Pending, e.ID), val}}, sync: !bindings.Redelivered(ctx)}
-	if key != "" {
-		wr.keep = [][2][]byte{{sendKey(key), encodeRecord(sendRecord{ID: e.ID})}}
-	}
-	if err := o.w.submit(wr, true); err != nil {
+	if err := o.w.submit(write{set: [][2][]byte{{stateKey(Pending, e.ID), val}}, sync: !bindings.Redelivered(ctx)}, true); err != nil {
 		return nil, fmt.Errorf("store send %s: %w", c, err)
 	}
 	o.mu.Lock()
@@ -417,7 +429,7 @@ func (o *Outbox) Invoke(ctx context.Context, c bindings.Call) (json.RawMessage, 
 		return queuedAnswer(e.ID), nil // stored: the next run sends it
 	}
 	waiter := e.waiter
-	o.entries[e.ID] = e
+	o.track(e)
 	l := o.laneOf(e.Conversation)
 	l.queue = append(l.queue, e)
 	o.runLocked(l)
@@ -430,11 +442,25 @@ func (o *Outbox) Invoke(ctx context.Context, c bindings.Call) (json.RawMessage, 
 	}
 }
 
-// record returns what the store remembers of the send key (nil: none).
-// Keyed sends are stored before they return, so a send made again after
-// one that returned always finds it.
-func (o *Outbox) record(key string) (*sendRecord, error) {
-	var rec *sendRecord
+// earlier returns the answer to the send key made before (nil: none) and
+// its entry's id: a queued answer while the entry is pending, the
+// vendor's answer once it was sent. A pending entry is known in memory
+// from the moment it is stored (or, from a previous run, loaded at Start);
+// the answer is in the store from the batch that deleted the entry.
+func (o *Outbox) earlier(key string) (json.RawMessage, string, error) {
+	o.keysMu.Lock()
+	k := o.keys[key]
+	var answer json.RawMessage
+	if k != nil {
+		answer = k.answer
+		if answer == nil {
+			answer = queuedAnswer(k.id)
+		}
+	}
+	o.keysMu.Unlock()
+	if k != nil {
+		return answer, k.id, nil
+	}
 	err := o.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(sendKey(key))
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -443,12 +469,49 @@ func (o *Outbox) record(key string) (*sendRecord, error) {
 		if err != nil {
 			return err
 		}
-		return item.Value(func(v []byte) error {
-			rec = new(sendRecord)
-			return json.Unmarshal(v, rec)
-		})
+		answer, err = item.ValueCopy(nil)
+		return err
 	})
-	return rec, err
+	return answer, "", err
+}
+
+// track and untrack add e to, and remove it from, the pending entries in
+// memory. o.mu is held.
+func (o *Outbox) track(e *entry) {
+	o.entries[e.ID] = e
+	if e.Key != "" {
+		o.keysMu.Lock()
+		o.keys[e.Key] = &keyed{id: e.ID}
+		o.keysMu.Unlock()
+	}
+}
+
+func (o *Outbox) untrack(e *entry) {
+	delete(o.entries, e.ID)
+	o.forgetKey(e.Key, e.ID)
+}
+
+// forgetKey drops key from memory if it still names entry id.
+func (o *Outbox) forgetKey(key, id string) {
+	if key == "" {
+		return
+	}
+	o.keysMu.Lock()
+	if k := o.keys[key]; k != nil && k.id == id {
+		delete(o.keys, key)
+	}
+	o.keysMu.Unlock()
+}
+
+// answered keeps the answer to e's key in memory until wr, which stores
+// it, is committed: from then on the store has it. o.mu is held.
+func (o *Outbox) answered(e *entry, answer json.RawMessage, wr *write) {
+	key, id := e.Key, e.ID
+	o.keysMu.Lock()
+	o.keys[key] = &keyed{id: id, answer: answer}
+	o.keysMu.Unlock()
+	wr.keep = [][2][]byte{{sendKey(key), answer}}
+	wr.after = func() { o.forgetKey(key, id) }
 }
 
 // laneOf finds or makes the lane of key. o.mu is held.
@@ -591,7 +654,7 @@ func (o *Outbox) settle(l *lane, e *entry, data json.RawMessage, err error) {
 		e.notBefore = o.clock.Now().Add(wait)
 		e.NextAttempt = e.notBefore.UTC()
 		snap := e.Entry
-		o.put(write{}, Pending, &snap, false)
+		o.put(write{}, Pending, &snap)
 		o.mu.Unlock()
 		o.retries.Add(1)
 		o.log.Warn("send failed, will retry", "id", snap.ID, "call", snap.Call().String(), "plugin", snap.Plugin,
@@ -607,29 +670,25 @@ func (o *Outbox) settle(l *lane, e *entry, data json.RawMessage, err error) {
 	e.waiter = nil
 	e.NextAttempt = time.Time{}
 	snap := e.Entry
-	var stored <-chan error // the dead entry's write, when waited for
 	switch {
 	case e.dropped: // Drop deleted it
+		o.forgetKey(e.Key, e.ID)
 	case err == nil:
+		// The answer is stored with the delete, in the same batch: a
+		// crash that loses it keeps the entry pending, which an event
+		// delivered again finds too.
 		wr := write{del: [][]byte{stateKey(Pending, snap.ID)}}
 		if snap.Key != "" {
-			wr.keep = [][2][]byte{{sendKey(snap.Key), encodeRecord(sendRecord{ID: snap.ID, Sent: true, Data: data})}}
+			o.answered(e, data, &wr)
 		}
 		_, _ = o.w.enqueue(wr, false)
 	default:
-		// Forgotten: an event delivered again tries the send again. The
-		// caller hears of the dead letter only once the record is gone.
+		o.forgetKey(e.Key, e.ID)
+		// Not remembered: an event delivered again tries the send again.
 		snap.State = Dead
-		wr := write{del: [][]byte{stateKey(Pending, snap.ID)}}
-		if snap.Key != "" {
-			wr.del = append(wr.del, sendKey(snap.Key))
-		}
-		stored = o.put(wr, Dead, &snap, snap.Key != "")
+		o.put(write{del: [][]byte{stateKey(Pending, snap.ID)}}, Dead, &snap)
 	}
 	o.mu.Unlock()
-	if stored != nil {
-		<-stored // an error is logged by the writer; the entry is dead either way
-	}
 
 	switch {
 	case err == nil: // sent, even if dropped meanwhile
@@ -652,18 +711,16 @@ func (o *Outbox) settle(l *lane, e *entry, data json.RawMessage, err error) {
 	}
 }
 
-// put queues wr plus the store of e in state s: losing it in a crash
-// means one more try, never a lost send. With wait it returns a channel
-// that gets the write's outcome (nil when it could not be queued).
-func (o *Outbox) put(wr write, s State, e *Entry, wait bool) <-chan error {
+// put queues wr plus the store of e in state s, without waiting: losing
+// it in a crash means one more try, never a lost send.
+func (o *Outbox) put(wr write, s State, e *Entry) {
 	val, err := encodeEntry(e)
 	if err != nil {
 		o.log.Error("cannot store outbox entry", "id", e.ID, "error", err)
-		return nil
+		return
 	}
 	wr.set = append(wr.set, [2][]byte{stateKey(s, e.ID), val})
-	done, _ := o.w.enqueue(wr, wait)
-	return done
+	_, _ = o.w.enqueue(wr, false)
 }
 
 type nopObserver struct{}

@@ -75,7 +75,7 @@ func TestSyncedUnlessRedelivered(t *testing.T) {
 		wantSyncs bool
 	}{
 		{"top level", func(ctx context.Context) context.Context { return ctx }, true},
-		{"handling an event", func(ctx context.Context) context.Context { return bindings.WithRedelivery(ctx, "p/ev1") }, false},
+		{"handling an event", func(ctx context.Context) context.Context { return bindings.WithRedelivery(ctx, "p/ev1", false) }, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -23,6 +23,9 @@ type write struct {
 	// (deletes of sent entries, attempt counts), whose loss in a crash
 	// only means one more send.
 	done chan error
+	// after, when set, runs on the writer's goroutine once the write is
+	// committed (or failed); it must not block.
+	after func()
 }
 
 // writer is the outbox's only writer of the database: one goroutine that
@@ -107,6 +110,9 @@ func (w *writer) run() {
 		for i := range batch {
 			if batch[i].done != nil {
 				batch[i].done <- err
+			}
+			if batch[i].after != nil {
+				batch[i].after()
 			}
 			batch[i] = write{}
 		}
