@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-dev/switchboard/bindings/quntool"
 	quntoolsim "github.com/switchboard-dev/switchboard/bindings/quntool/sim"
 	"github.com/switchboard-dev/switchboard/bindings/simulator"
+	wechatsim "github.com/switchboard-dev/switchboard/bindings/wechat/sim"
 	"github.com/switchboard-dev/switchboard/kv"
 	"github.com/switchboard-dev/switchboard/runtime"
 	"github.com/switchboard-dev/switchboard/runtime/config"
@@ -438,6 +439,42 @@ func TestWelcomeMembers(t *testing.T) {
 	if n := len(q.Sent()); n != 3 {
 		t.Errorf("%d sends, want 3: %+v", n, q.Sent())
 	}
+}
+
+// The same on WeChat: the text names each newcomer (@name, which WeChat
+// shows as it is) and at_list mentions them.
+func TestWelcomeMembersOnWeChat(t *testing.T) {
+	t.Parallel()
+	e := start(t, "welcome-members", &plugin.Settings{Config: map[string]any{"max_mentions": 2}})
+	e.requireRunning()
+	x := e.sims.Wechat
+	const roomID = "100@chatroom"
+	guid, err := x.Seed(wechatsim.Instance{
+		Account: &wechatsim.Account{WxID: "wxid_staff", Nickname: "Staff"},
+		Rooms:   []wechatsim.Room{{ID: roomID, Name: "Tea club", Members: []wechatsim.Person{{WxID: "wxid_alice", Nickname: "Alice"}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newcomers := []wechatsim.Person{{WxID: "wxid_dan", Nickname: "Dan"}, {WxID: "wxid_eve", Nickname: "Eve"}, {WxID: "wxid_fay"}}
+	if err := x.AddMembers(e.ctx, guid, roomID, "wxid_alice", newcomers...); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := x.WaitSent(e.ctx, 2)
+	if err != nil {
+		t.Fatalf("waiting for the welcomes (have %+v): %v", x.Sent(), err)
+	}
+	want := []struct{ content, at string }{
+		{"@Dan @Eve welcome to Tea club! Say \"help\" to see what I can do.", "[wxid_dan wxid_eve]"},
+		{"@wxid_fay welcome to Tea club! Say \"help\" to see what I can do.", "[wxid_fay]"},
+	}
+	for i, w := range want {
+		s := sent[i]
+		if s.Kind != "room_at" || s.To != roomID || s.Content != w.content || fmt.Sprint(s.Args["at_list"]) != w.at {
+			t.Errorf("welcome %d = %s (at_list %v), want room_at %q mentioning %s in %s", i, s, s.Args["at_list"], w.content, w.at, roomID)
+		}
+	}
+	e.waitFor("the welcomes counted", func() bool { return e.kvInt("welcomed:R:"+roomID) == 3 })
 }
 
 func TestWelcomeMembersOnlyConfiguredRooms(t *testing.T) {

@@ -1,6 +1,7 @@
 // welcome-members: when people join a group the account is in, sends one
 // message in the group that mentions each newcomer and greets them
-// (ev.reply with mentions: quntool's msg.roomAt).
+// (ev.reply with mentions: quntool's msg.roomAt, or WeChat's
+// msg.sendRoomAt).
 //
 // config:
 //   greeting      the text after the mentions; {room} is the group's name
@@ -20,6 +21,15 @@ if (!Number.isInteger(maxMentions) || maxMentions < 1) {
   throw new Error('config.max_mentions must be a whole number >= 1');
 }
 
+// mention is how a newcomer is mentioned in the text: quntool puts each
+// mentioned member where a {$@} stands; WeChat sends the text as it is,
+// so it carries the @name itself.
+/**
+ * @param {string} vendor
+ * @param {{id: string, name?: string}} member
+ */
+const mention = (vendor, member) => (vendor === 'quntool' ? '{$@}' : '@' + (member.name || member.id));
+
 on('room.member_added', async (ev) => {
   const room = ev.conversation;
   if (!room || room.kind !== 'group') return;
@@ -34,7 +44,7 @@ on('room.member_added', async (ev) => {
   for (let i = 0; i < members.length; i += maxMentions) {
     const batch = members.slice(i, i + maxMentions);
     await ev.reply({
-      text: batch.map(() => '{$@}').join(' ') + ' ' + text,
+      text: batch.map((m) => mention(ev.vendor, m)).join(' ') + ' ' + text,
       mentions: batch.map((m) => m.id),
     });
     kv.incr('welcomed:' + room.id, batch.length);
