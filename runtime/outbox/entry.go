@@ -110,8 +110,17 @@ func checkID(id string) error {
 	return nil
 }
 
+// storedEntry is an Entry as stored: its ID and State are its key's, and
+// a zero Attempts is left out (fewer bytes per send).
+type storedEntry struct {
+	*Entry
+	ID       string `json:"id,omitempty"`
+	State    State  `json:"state,omitempty"`
+	Attempts int    `json:"attempts,omitempty"`
+}
+
 func encodeEntry(e *Entry) ([]byte, error) {
-	b, err := json.Marshal(e)
+	b, err := json.Marshal(storedEntry{Entry: e, Attempts: e.Attempts})
 	if err != nil {
 		return nil, fmt.Errorf("encode outbox entry %s: %w", e.ID, err)
 	}

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -224,5 +225,34 @@ func TestAnswerKeptUntilStored(t *testing.T) {
 	}
 	if a, _, err := ob.earlier("p/7#1"); err != nil || string(a) != `{"msgId":"m1"}` {
 		t.Fatalf("stored: %s, %v; want the answer", a, err)
+	}
+}
+
+// An entry is stored without what its key says (id, state) and without a
+// zero attempt count, and reads back whole.
+func TestStoredEntryIsCompact(t *testing.T) {
+	t.Parallel()
+	for _, attempts := range []int{0, 2} {
+		e := Entry{ID: formatID(7), State: Pending, Plugin: "p", Vendor: "quntool", Method: "msg.text",
+			Args: map[string]any{"content": "hi"}, Attempts: attempts, Key: "p/1#1"}
+		b, err := encodeEntry(&e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, field := range []string{`"id"`, `"state"`} {
+			if bytes.Contains(b, []byte(field)) {
+				t.Errorf("stored %s has %s", b, field)
+			}
+		}
+		if got := bytes.Contains(b, []byte(`"attempts"`)); got != (attempts > 0) {
+			t.Errorf("stored %s: attempts present = %v, want %v", b, got, attempts > 0)
+		}
+		back, err := decodeEntry(stateKey(Pending, e.ID), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.ID != e.ID || back.State != Pending || back.Attempts != attempts || back.Key != e.Key || back.Args["content"] != "hi" {
+			t.Errorf("read back %+v, want %+v", back, e)
+		}
 	}
 }
