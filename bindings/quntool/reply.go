@@ -13,7 +13,7 @@ const replyEndpoint = Name + ".reply"
 
 // replyBuilder turns the value of one content key into the method and the
 // arguments (beyond wxId and conversationId) of the send.
-type replyBuilder func(ev *event.Event, v any, content map[string]any, args map[string]any) (method string, err error)
+type replyBuilder = bindings.ReplyBuilder
 
 // replyKinds maps each content key ev.reply accepts onto its send:
 //
@@ -62,24 +62,11 @@ func Reply(ev *event.Event, content map[string]any) (bindings.Call, error) {
 		return bindings.Call{}, &bindings.ArgumentError{Endpoint: replyEndpoint, Param: accountParam,
 			Reason: fmt.Sprintf("is unknown: event %s names no account to reply through", ev.ID)}
 	}
-	key, err := contentKey(content)
-	if err != nil {
-		return bindings.Call{}, err
-	}
 	args := map[string]any{
 		accountParam:      ev.Account,
 		conversationParam: CanonicalConversationID(ev.Conversation.ID),
 	}
-	method, err := replyKinds[key](ev, content[key], content, args)
-	if err != nil {
-		return bindings.Call{}, err
-	}
-	return bindings.Call{Vendor: Name, Method: method, Args: args}, nil
-}
-
-// contentKey finds the one content key of content.
-func contentKey(content map[string]any) (string, error) {
-	return bindings.ReplyContentKey(Name, content, replyKinds, mentionKeys)
+	return bindings.BuildReply(Name, ev, content, replyKinds, mentionKeys, args)
 }
 
 func replyText(ev *event.Event, v any, content, args map[string]any) (string, error) {
