@@ -206,7 +206,12 @@ func printEntries(w io.Writer, entries []outbox.Entry) error {
 		if e.LastError != nil {
 			last = strings.ReplaceAll(fmt.Sprintf("%v %s", e.LastError.Code, e.LastError.Message), "\n", " ")
 		}
-		plugin := e.Plugin
+		// The send key names the plugin, the event (journal seq) and the
+		// send's number within it; the plugin alone for other sends.
+		plugin := e.Key
+		if plugin == "" {
+			plugin = e.Plugin
+		}
 		if plugin == "" {
 			plugin = "-"
 		}

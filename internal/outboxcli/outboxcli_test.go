@@ -58,7 +58,8 @@ func fixture(t *testing.T) (cfg *config.Config, deadID, pendingID string) {
 	if err := ob.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	_, err = ob.Invoke(ctx, send("refused"))
+	// Sent while handling event seq 42: the entry carries its send key.
+	_, err = ob.Invoke(bindings.WithRedelivery(ctx, "greeter/42", false), send("refused"))
 	var de *outbox.DeadError
 	if !errors.As(err, &de) {
 		t.Fatalf("err %v, want a dead letter", err)
@@ -169,8 +170,9 @@ func exercise(t *testing.T, cfg *config.Config, deadID, pendingID string) {
 		t.Errorf("ls: %v\n%s", err, out)
 	}
 	out, err = run(t, cfg, "ls", "--dead")
-	if err != nil || !strings.Contains(out, deadID) || strings.Contains(out, pendingID) || !strings.Contains(out, "contact gone") {
-		t.Errorf("ls --dead: %v\n%s", err, out)
+	if err != nil || !strings.Contains(out, deadID) || strings.Contains(out, pendingID) || !strings.Contains(out, "contact gone") ||
+		!strings.Contains(out, "greeter/42#1") {
+		t.Errorf("ls --dead (want the entry with its send key greeter/42#1): %v\n%s", err, out)
 	}
 	out, err = run(t, cfg, "ls", "--dead", "--json")
 	var entries []outbox.Entry
