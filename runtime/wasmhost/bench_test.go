@@ -3,10 +3,12 @@ package wasmhost
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -92,6 +94,37 @@ func BenchmarkEcho(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkStop is how soon a guest in an endless loop (testdata/loop.wat)
+// is stopped once its event's deadline has passed: the stop-µs metric is
+// the time from the deadline to Handle's return (the instance is thrown
+// away, and the next event creates another), on each engine.
+func BenchmarkStop(b *testing.B) {
+	for _, e := range testEngines {
+		b.Run(e.name, func(b *testing.B) {
+			te := newTestEnv(b, "loop", wat(b, "loop"), manifestWith(`{"timeout_ms":5000}`), []string{"*"})
+			h, err := newLoader(b, Options{engine: e.eng}).Load(context.Background(), benchEnv(b, te))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = h.Close() })
+			ev := textEvent("e", "S:wxid_alice", "ping")
+			var late time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				deadline := time.Now().Add(2 * time.Millisecond)
+				ctx, cancel := context.WithDeadline(context.Background(), deadline)
+				err := h.Handle(ctx, ev)
+				late += time.Since(deadline)
+				cancel()
+				if !errors.Is(err, plugin.ErrTimeout) {
+					b.Fatalf("err = %v, want a timeout", err)
+				}
+			}
+			b.ReportMetric(float64(late.Microseconds())/float64(b.N), "stop-µs")
 		})
 	}
 }
