@@ -1,11 +1,14 @@
 package wasmhost
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/switchboard-dev/switchboard/bindings"
 )
 
 // echoManifest is examples/wasm-go/manifest.json.
@@ -103,6 +106,31 @@ func TestGoExampleConfigPrefix(t *testing.T) {
 		calls := te.inv.Calls()
 		if len(calls) != 1 || calls[0].Args["content"] != ">> hi" {
 			t.Fatalf("calls = %+v, want one reply \">> hi\"", calls)
+		}
+	})
+}
+
+// A send a guest makes reaches the invoker under the context of its
+// event's delivery, so the outbox can name it (bindings.SendKey) and does
+// not repeat it when the event is delivered again.
+func TestGuestSendsCarryTheDelivery(t *testing.T) {
+	t.Parallel()
+	forEngines(t, "", func(t *testing.T, eng engine) {
+		t.Parallel()
+		te := newTestEnv(t, "echo", goWasm(t, "examples/wasm-go"), echoManifest(t), echoAllow)
+		keys := make(chan string, 4)
+		te.inv.fn = func(ctx context.Context, c bindings.Call) (json.RawMessage, error) {
+			k, _ := bindings.SendKey(ctx)
+			keys <- k
+			return json.RawMessage(`{"msgId":"m1"}`), nil
+		}
+		h := load(t, newLoader(t, Options{engine: eng}), te)
+		ctx := bindings.WithRedelivery(ctxT(t), "echo/17", false)
+		if err := h.Handle(ctx, textEvent("e1", "S:wxid_alice", "ping")); err != nil {
+			t.Fatal(err)
+		}
+		if k := <-keys; k != "echo/17#1" {
+			t.Errorf("the reply was sent under key %q, want echo/17#1", k)
 		}
 	})
 }
