@@ -652,3 +652,30 @@ func TestHandleAfterClose(t *testing.T) {
 		t.Fatalf("want ErrClosed, got %v", err)
 	}
 }
+
+// The sends a handler makes reach the invoker under the context of its
+// event's delivery, numbered in the order they were made, so the outbox
+// can tell them apart and does not repeat them when the event is
+// delivered again.
+func TestSendsCarryTheDelivery(t *testing.T) {
+	t.Parallel()
+	keys := make(chan string, 8)
+	f := load(t, `
+on('message.text', async (ev) => {
+  await ev.reply('one');
+  await ev.reply('two');
+});`, setup{invoker: func(ctx context.Context, c bindings.Call) (json.RawMessage, error) {
+		k, _ := bindings.SendKey(ctx)
+		keys <- k
+		return json.RawMessage(`{"msgId":"m1"}`), nil
+	}})
+	ctx := bindings.WithRedelivery(testCtx(t), "testplugin/9", false)
+	if err := f.h.Handle(ctx, textEvent("e1", "S:bot1_u1", "hi")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"testplugin/9#1", "testplugin/9#2"} {
+		if k := <-keys; k != want {
+			t.Errorf("send under key %q, want %q", k, want)
+		}
+	}
+}
