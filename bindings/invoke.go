@@ -172,5 +172,27 @@ func SendKey(ctx context.Context) (key string, again bool) {
 	if !ok || d.name == "" {
 		return "", false
 	}
-	return d.name + "#" + strconv.FormatUint(d.sends.Add(1), 10), d.again
+	n, numbered := ctx.Value(numberKey{}).(uint64)
+	if !numbered {
+		n = d.sends.Add(1)
+	}
+	return d.name + "#" + strconv.FormatUint(n, 10), d.again
+}
+
+// numberKey is the context key of a number NumberCall reserved.
+type numberKey struct{}
+
+// NumberCall reserves the next number of ctx's delivery for one call
+// about to be made from ctx on another goroutine, and returns the context
+// to make it with: SendKey on that context answers the reserved number.
+// A host whose handlers start calls that run concurrently (JS promises)
+// numbers them so in the order the handler made them, which a handler run
+// again repeats, rather than in the order their goroutines reach the
+// outbox. Outside a named delivery it returns ctx.
+func NumberCall(ctx context.Context) context.Context {
+	d, ok := ctx.Value(deliveryKey{}).(*delivery)
+	if !ok || d.name == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, numberKey{}, d.sends.Add(1))
 }

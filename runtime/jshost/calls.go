@@ -208,7 +208,9 @@ func (h *host) startCall(vendor, label string, do func(ctx context.Context) (jso
 	p, resolve, reject := h.rt.NewPromise()
 	ctx, cancel := h.life, context.CancelFunc(func() {})
 	if owner != nil && owner.kind == taskEvent {
-		ctx = owner.ctx
+		// Numbered here, on the loop, in the order the handler makes its
+		// calls: the goroutines below may reach the outbox in any order.
+		ctx = bindings.NumberCall(owner.ctx)
 	} else {
 		ctx, cancel = context.WithTimeout(h.life, h.timeout)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -676,6 +677,44 @@ on('message.text', async (ev) => {
 	for _, want := range []string{"testplugin/9#1", "testplugin/9#2"} {
 		if k := <-keys; k != want {
 			t.Errorf("send under key %q, want %q", k, want)
+		}
+	}
+}
+
+// Calls a handler starts together are numbered in the order it started
+// them, whichever reaches the invoker first.
+func TestConcurrentSendsNumberedInProgramOrder(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	keys := map[string]string{}
+	var order []string
+	f := load(t, `
+on('message.text', async (ev) => {
+  await Promise.all([ev.reply('one'), ev.reply('two'), ev.reply('three')]);
+});`, setup{invoker: func(ctx context.Context, c bindings.Call) (json.RawMessage, error) {
+		content, _ := c.Args["content"].(string)
+		if content == "one" {
+			time.Sleep(50 * time.Millisecond) // reaches the outbox last
+		}
+		k, _ := bindings.SendKey(ctx)
+		mu.Lock()
+		keys[content] = k
+		order = append(order, content)
+		mu.Unlock()
+		return json.RawMessage(`{"msgId":"m1"}`), nil
+	}})
+	ctx := bindings.WithRedelivery(testCtx(t), "testplugin/9", false)
+	if err := f.h.Handle(ctx, textEvent("e1", "S:bot1_u1", "hi")); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if order[len(order)-1] != "one" {
+		t.Fatalf("the delayed call was not last (%v): the test proves nothing", order)
+	}
+	for content, want := range map[string]string{"one": "testplugin/9#1", "two": "testplugin/9#2", "three": "testplugin/9#3"} {
+		if keys[content] != want {
+			t.Errorf("%s was sent under key %q, want %q (order of arrival %v)", content, keys[content], want, order)
 		}
 	}
 }
