@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/switchboard-dev/switchboard/bindings"
 	"github.com/switchboard-dev/switchboard/runtime/jshost"
 	"github.com/switchboard-dev/switchboard/runtime/plugin"
+	"github.com/switchboard-dev/switchboard/runtime/wasmhost/wasmbin"
 )
 
 // benchEnv is the environment both hosts get in the benchmark: the
@@ -126,5 +128,23 @@ func BenchmarkStop(b *testing.B) {
 			}
 			b.ReportMetric(float64(late.Microseconds())/float64(b.N), "stop-µs")
 		})
+	}
+}
+
+// BenchmarkInsertCheckpoints is what the checkpoint rewrite adds to a
+// plugin's load (before compiling, or finding the compiled code in the
+// cache): the Go example, about 3 MB of WebAssembly.
+func BenchmarkInsertCheckpoints(b *testing.B) {
+	wasm, err := os.ReadFile(goWasm(b, "examples/wasm-go"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(wasm)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := wasmbin.InsertCheckpoints(wasm, checkInterval); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
