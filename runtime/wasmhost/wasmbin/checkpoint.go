@@ -249,7 +249,7 @@ func (x *rewriter) exports(r *reader) []byte {
 	n := r.count()
 	out := appendU32(nil, n)
 	for ; n > 0 && r.err == nil; n-- {
-		out = appendName(out, string(r.name()))
+		out = appendName(out, r.name())
 		kind := r.byte()
 		idx := r.u32()
 		if kind == 0x00 {
@@ -300,11 +300,12 @@ func (x *rewriter) elements(r *reader) []byte {
 // code rewrites every function body.
 func (x *rewriter) code(r *reader) []byte {
 	n := r.count()
-	out := appendU32(nil, n)
+	out := appendU32(make([]byte, 0, len(r.b)+len(r.b)/8), n)
 	var body []byte
+	fr := &reader{} // one reader for every body
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		size := r.u32()
-		fr := &reader{b: r.bytes(int(size))}
+		*fr = reader{b: r.bytes(int(size))}
 		if r.err != nil {
 			break
 		}
@@ -345,7 +346,7 @@ func (x *rewriter) names(body []byte, r *reader) []byte {
 		var s []byte
 		switch {
 		case id == 0:
-			s = appendName(s, string(sub.name()))
+			s = appendName(s, sub.name())
 		case id == 1:
 			s = nameMap(sub, s, x.fn, false)
 		case id == 2 || id == 3:
@@ -375,7 +376,7 @@ func nameMap(r *reader, out []byte, idx func(uint32) uint32, indirect bool) []by
 	for ; n > 0 && r.err == nil; n-- {
 		out = appendU32(out, idx(r.u32()))
 		if !indirect {
-			out = appendName(out, string(r.name()))
+			out = appendName(out, r.name())
 			continue
 		}
 		start := r.off

@@ -172,6 +172,6 @@ func appendS32(b []byte, v int32) []byte {
 	}
 }
 
-func appendName(b []byte, s string) []byte {
+func appendName[S string | []byte](b []byte, s S) []byte {
 	return append(appendU32(b, uint32(len(s))), s...)
 }

@@ -123,13 +123,15 @@ func checkNested(id byte, body []byte) error {
 			}
 		}
 	case secData:
+		var x rewriter
+		var expr []byte // reused: only the reading counts
 		for n := r.count(); n > 0 && r.err == nil; n-- {
 			switch flags := r.u32(); flags {
 			case 0, 2:
 				if flags == 2 {
 					r.u32() // memory
 				}
-				(&rewriter{}).constExpr(r, nil) // offset
+				expr = x.constExpr(r, expr[:0]) // offset
 			case 1:
 			default:
 				r.fail("data segment flags %d", flags)
