@@ -145,7 +145,7 @@ type delivery struct {
 // and the send, again.
 //
 // name is the same for every delivery of one event to one plugin (the
-// dispatcher passes the plugin's name and the event's id), so the sends of
+// dispatcher passes the plugin's name and the event's journal seq), so the sends of
 // a handler run again are recognized (SendKey); "" leaves them unnamed.
 // again tells that the event may have been handled by the plugin before
 // (an earlier attempt, or a run before a crash): only then are its sends

@@ -57,8 +57,8 @@ type Entry struct {
 	// LastError is the last failure, as plugins see errors.
 	LastError *bindings.ErrorInfo `json:"last_error,omitempty"`
 	// Key names the send within the handling of an event (see
-	// bindings.SendKey): "plugin/event id#n". Empty for sends made outside
-	// an event.
+	// bindings.SendKey): "plugin/journal seq#n". Empty for sends made
+	// outside an event.
 	Key string `json:"key,omitempty"`
 }
 

@@ -671,8 +671,7 @@ func (o *Outbox) settle(l *lane, e *entry, data json.RawMessage, err error) {
 	e.NextAttempt = time.Time{}
 	snap := e.Entry
 	switch {
-	case e.dropped: // Drop deleted it
-		o.forgetKey(e.Key, e.ID)
+	case e.dropped: // Drop deleted it, and forgot its key
 	case err == nil:
 		// The answer is stored with the delete, in the same batch: a
 		// crash that loses it keeps the entry pending, which an event
@@ -683,8 +682,8 @@ func (o *Outbox) settle(l *lane, e *entry, data json.RawMessage, err error) {
 		}
 		_, _ = o.w.enqueue(wr, false)
 	default:
-		o.forgetKey(e.Key, e.ID)
 		// Not remembered: an event delivered again tries the send again.
+		o.forgetKey(e.Key, e.ID)
 		snap.State = Dead
 		o.put(write{del: [][]byte{stateKey(Pending, snap.ID)}}, Dead, &snap)
 	}
