@@ -88,16 +88,8 @@ func sections(b []byte) ([]section, error) {
 				return nil, fmt.Errorf("section %d out of order", id)
 			}
 			last = k
-			if id != secStart && id != secDataCount {
-				// Each of the others is one vector: check its count
-				// here, whether or not the rewrite reads the section.
-				vr := &reader{b: body}
-				if vr.count(); vr.err != nil {
-					return nil, fmt.Errorf("section %d: %w", id, vr.err)
-				}
-				if err := checkNested(id, body); err != nil {
-					return nil, fmt.Errorf("section %d: %w", id, err)
-				}
+			if err := checkVectors(id, body); err != nil {
+				return nil, fmt.Errorf("section %d: %w", id, err)
 			}
 		}
 		secs = append(secs, section{id, body})
@@ -105,14 +97,19 @@ func sections(b []byte) ([]section, error) {
 	return secs, nil
 }
 
-// checkNested checks the vectors inside the type and data sections, which
-// InsertCheckpoints copies without reading, so that no count in a module
-// either function accepts is larger than the bytes that follow it.
-func checkNested(id byte, body []byte) error {
+// checkVectors checks the count of the vector a known section is, whether
+// or not InsertCheckpoints reads the section, and the vectors inside the
+// type and data sections, which it copies without reading: no count in a
+// module either function accepts is larger than the bytes that follow it.
+func checkVectors(id byte, body []byte) error {
+	if id == secStart || id == secDataCount { // an index, a count: no vector
+		return nil
+	}
 	r := &reader{b: body}
+	n := r.count()
 	switch id {
 	case secType:
-		for n := r.count(); n > 0 && r.err == nil; n-- {
+		for ; n > 0 && r.err == nil; n-- {
 			if form := r.byte(); form != 0x60 {
 				r.fail("type form 0x%02x: only function types are supported", form)
 			}
@@ -125,7 +122,7 @@ func checkNested(id byte, body []byte) error {
 	case secData:
 		var x rewriter
 		var expr []byte // reused: only the reading counts
-		for n := r.count(); n > 0 && r.err == nil; n-- {
+		for ; n > 0 && r.err == nil; n-- {
 			switch flags := r.u32(); flags {
 			case 0, 2:
 				if flags == 2 {
@@ -139,7 +136,7 @@ func checkNested(id byte, body []byte) error {
 			r.name() // the bytes
 		}
 	default:
-		return nil
+		return r.err
 	}
 	if r.err == nil && r.more() {
 		r.fail("%d bytes after the section's contents", len(r.b)-r.off)
