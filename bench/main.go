@@ -400,9 +400,9 @@ func (r rss) String() string {
 }
 
 // watchRSS samples the process's resident set every 50 ms; the returned
-// function stops sampling and reports the peak sample.
+// function stops sampling and reports the peak sample (written by the
+// sampler only, read once it has exited).
 func watchRSS() func() rss {
-	var mu sync.Mutex
 	var peak rss
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -411,12 +411,9 @@ func watchRSS() func() rss {
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for {
-			r := currentRSS()
-			mu.Lock()
-			if r.total > peak.total {
+			if r := currentRSS(); r.total > peak.total {
 				peak = r
 			}
-			mu.Unlock()
 			select {
 			case <-stop:
 				return
@@ -427,8 +424,6 @@ func watchRSS() func() rss {
 	return func() rss {
 		close(stop)
 		<-done
-		mu.Lock()
-		defer mu.Unlock()
 		return peak
 	}
 }

@@ -196,7 +196,7 @@ func (r *Remote) Stats() (outbox.Stats, error) {
 
 func printEntries(w io.Writer, entries []outbox.Entry) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCREATED\tATTEMPTS\tCALL\tPLUGIN\tCONVERSATION\tNEXT\tLAST ERROR")
+	fmt.Fprintln(tw, "ID\tCREATED\tATTEMPTS\tCALL\tPLUGIN/SEND KEY\tCONVERSATION\tNEXT\tLAST ERROR")
 	for _, e := range entries {
 		next := "-"
 		if !e.NextAttempt.IsZero() {
