@@ -200,12 +200,7 @@ outbox: {backoff_ms: 50, max_backoff_ms: 500}
   await ev.reply('re ' + ev.id);
   kv.set('done:' + ev.id, true);
 });`
-	if err := os.MkdirAll(filepath.Join(dir, "scripts"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "scripts", "rec.js"), []byte(plugin), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeScript(t, dir, "rec.js", plugin)
 
 	first := start(t, dir, "run")
 	waitReady(t, base, first)

@@ -197,12 +197,7 @@ func TestKill9ThenRestartDeliversEveryAcknowledgedCallback(t *testing.T) {
   await new Promise((resolve) => setTimeout(resolve, 50));
   kv.set('done:' + ev.id, true);
 });`
-	if err := os.MkdirAll(filepath.Join(dir, "scripts"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "scripts", "rec.js"), []byte(plugin), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeScript(t, dir, "rec.js", plugin)
 
 	first := start(t, dir, "run")
 	waitReady(t, base, first)
@@ -583,5 +578,16 @@ func TestNewWASMScaffoldsAPluginFolder(t *testing.T) {
 	}
 	if _, code := runOut(t, dir, "new", "wasm", "../evil"); code == 0 {
 		t.Error("a bad name was accepted")
+	}
+}
+
+// writeScript puts a JS plugin into dir's scripts folder.
+func writeScript(t *testing.T, dir, name, src string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "scripts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "scripts", name), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
